@@ -1,0 +1,161 @@
+"""Command line: list, run, leaderboard, show, fetch.  Heavy imports happen inside each command."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+
+PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
+            "cpu": "libraries' defaults, sized for 2 CPU cores",
+            "paper": "the paper's settings (GPU for the LLM methods)"}
+TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit")
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split(",") if x.strip()]
+
+
+def _names(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="tasks, methods and profiles")
+
+    r = sub.add_parser("run", help="train methods on a task, sample, score, store records")
+    r.add_argument("--task", required=True)
+    r.add_argument("--methods", type=_names, default=None, help="comma-separated, e.g. real,smote,ctgan")
+    r.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    r.add_argument("--seeds", default=[0], type=_ints, help="comma-separated, e.g. 0,1,2")
+    r.add_argument("--n-samples", type=int, default=None, help="synthetic rows (default: as many as train)")
+    r.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    r.add_argument("--force", action="store_true", help="recompute finished records")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--no-leaderboard", action="store_true", help="do not regenerate leaderboards/ afterwards")
+    g = r.add_argument_group("task options")
+    g.add_argument("--split", default="difflm", choices=["difflm", "tabsyn"],
+                   help="difflm: the paper's Table 5 split (default); tabsyn: TabSyn's 90/10 split")
+    g.add_argument("--mle-mode", default="clean", choices=["clean", "faithful"])
+    g.add_argument("--mle-best-of", type=int, default=1,
+                   help=">1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)")
+    g.add_argument("--limit", type=int, default=None, help="use at most this many rows per split")
+    g.add_argument("--data", help="csv task: path of the CSV")
+    g.add_argument("--target", help="csv task: target column")
+    g.add_argument("--task-type", choices=["binclass", "multiclass", "regression"])
+    g.add_argument("--categorical", type=_names, default=None, help="csv task: force these columns categorical")
+    g.add_argument("--numerical", type=_names, default=None, help="csv task: force these columns numerical")
+
+    lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
+    lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    lb.add_argument("--include-smoke", action="store_true")
+    lb.add_argument("--out", default=None, help="output folder (default: the repo's leaderboards/)")
+
+    sh = sub.add_parser("show", help="print one run record")
+    sh.add_argument("run_id")
+    sh.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+
+    f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
+    f.add_argument("names", nargs="*", default=[])
+    return p
+
+
+def cmd_list(args) -> int:
+    from methods import METHODS
+    from tasks import TASKS
+
+    print("tasks:    " + ", ".join(TASKS.names()))
+    print("methods:  " + ", ".join(METHODS.names()))
+    print("profiles: " + "; ".join(f"{k} ({v})" for k, v in PROFILES.items()))
+    return 0
+
+
+def build_task(args):
+    from tasks import TASKS
+
+    cls = TASKS.get(args.task)
+    kw = {k: getattr(args, k) for k in TASK_OPTIONS}
+    if args.task == "csv":
+        kw.update(data=args.data, target=args.target, task_type=args.task_type,
+                  categorical=args.categorical, numerical=args.numerical)
+    elif args.data or args.target:
+        from harness.api import DataError
+        raise DataError("--data/--target are for --task csv")
+    return cls(**kw)
+
+
+def cmd_run(args) -> int:
+    if args.quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+    from harness import leaderboard, runner
+    from harness.store import Store
+
+    task = build_task(args)
+    if not args.methods:
+        from harness.api import DataError
+        task.load()                       # report a bad data file before the missing flag
+        raise DataError("no methods given: pass --methods NAME[,NAME...] (see `python -m harness list`)")
+    command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    store = Store(args.store)
+    records = runner.run(task, args.methods, args.seeds, profile=args.profile, n_samples=args.n_samples,
+                         store=store, force=args.force, quiet=args.quiet, command=command)
+    if not args.no_leaderboard:
+        leaderboard.write_all(store)
+    failed = [r for r in records if r["status"] != "ok"]
+    print(f"{len(records) - len(failed)} ok, {len(failed)} failed; records under {store.root}/{task.name}/")
+    return 1 if failed else 0
+
+
+def cmd_leaderboard(args) -> int:
+    from pathlib import Path
+
+    from harness import leaderboard
+    from harness.store import Store
+
+    out = Path(args.out) if args.out else leaderboard.BOARD_DIR
+    for path in leaderboard.write_all(Store(args.store), include_smoke=args.include_smoke, out_dir=out):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from harness.store import Store
+
+    rec = Store(args.store).find(args.run_id)
+    if rec is None:
+        from harness.leaderboard import archived_records
+        rec = next((r for r in archived_records() if r["job_id"].startswith(args.run_id)), None)
+    if rec is None:
+        print(f"error: no record {args.run_id!r} in {args.store}/ or leaderboards/records/", file=sys.stderr)
+        return 2
+    print(json.dumps(rec, indent=1, sort_keys=True))
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    from tasks import data
+
+    for name in args.names or list(data.SOURCES):
+        paths = data.fetch(name)
+        print(f"{name}: " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from harness.api import DataError
+
+    try:
+        return {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "show": cmd_show,
+                "fetch": cmd_fetch}[args.command](args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyError as e:   # unknown task or method name: the registry's message lists the choices
+        if "unknown" not in str(e):
+            raise
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return 2

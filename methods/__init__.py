@@ -1,0 +1,14 @@
+"""Built-in methods, registered lazily by "module:Class" (importing a backend only when named).
+
+Third-party packages add methods through the `difflm_bench.methods` entry-point group.
+"""
+from harness.registry import Registry
+
+METHODS = Registry("method", entry_point_group="difflm_bench.methods")
+for _name, _target in {
+    "real": "methods.real:RealMethod",
+    "smote": "methods.smote:SMOTEMethod",
+    "ctgan": "methods.ctgan:CTGANMethod",
+    "tvae": "methods.tvae:TVAEMethod",
+}.items():
+    METHODS.add(_name, _target)

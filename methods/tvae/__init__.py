@@ -1,0 +1,22 @@
+"""`tvae`: the CTGAN library's TVAE, with the library defaults for `cpu`/`paper` (300 epochs)."""
+from __future__ import annotations
+
+import torch
+
+from methods.ctgan import _CTGANFamily
+
+
+class TVAEMethod(_CTGANFamily):
+    name = "tvae"
+    _library_class = "TVAE"
+    profiles = {"smoke": {"epochs": 2, "batch_size": 50}, "cpu": {}, "paper": {}}
+
+    def __init__(self, epochs: int = 300, batch_size: int = 500, embedding_dim: int = 128,
+                 compress_dims: tuple = (128, 128), decompress_dims: tuple = (128, 128), seed: int = 0):
+        self.epochs, self.batch_size, self.embedding_dim = epochs, batch_size, embedding_dim
+        self.compress_dims, self.decompress_dims, self.seed = compress_dims, decompress_dims, seed
+
+    def _make(self, cls):
+        return cls(epochs=self.epochs, batch_size=self.batch_size, embedding_dim=self.embedding_dim,
+                   compress_dims=tuple(self.compress_dims), decompress_dims=tuple(self.decompress_dims),
+                   enable_gpu=torch.cuda.is_available())
