@@ -23,7 +23,7 @@ import harness
 from harness.store import SCHEMA, Store, job_id
 from tasks.base import describe_splits, frame_hash
 
-PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "xgboost", "sdmetrics", "ctgan", "sdv",
+PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "sdmetrics", "ctgan", "sdv",
             "imbalanced-learn", "transformers", "be-great")
 REPO = Path(__file__).resolve().parent.parent
 

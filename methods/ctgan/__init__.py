@@ -6,11 +6,18 @@ have produced the paper's row (spec: tabular_protocol.md §5.2), so we keep the 
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import torch
 
 from harness.api import Method, TableMetadata
+
+
+def show_progress() -> bool:
+    """The library's epoch bar, unless `--quiet` (TQDM_DISABLE=1) asked for silence."""
+    return os.environ.get("TQDM_DISABLE", "0") != "1"
 
 
 class _CTGANFamily(Method):
@@ -64,4 +71,4 @@ class CTGANMethod(_CTGANFamily):
     def _make(self, cls):
         return cls(epochs=self.epochs, batch_size=self.batch_size, embedding_dim=self.embedding_dim,
                    generator_dim=tuple(self.generator_dim), discriminator_dim=tuple(self.discriminator_dim),
-                   pac=self.pac, verbose=False, enable_gpu=torch.cuda.is_available())
+                   pac=self.pac, verbose=show_progress(), enable_gpu=torch.cuda.is_available())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from methods.ctgan import _CTGANFamily
+from methods.ctgan import _CTGANFamily, show_progress
 
 
 class TVAEMethod(_CTGANFamily):
@@ -18,5 +18,5 @@ class TVAEMethod(_CTGANFamily):
 
     def _make(self, cls):
         return cls(epochs=self.epochs, batch_size=self.batch_size, embedding_dim=self.embedding_dim,
-                   compress_dims=tuple(self.compress_dims), decompress_dims=tuple(self.decompress_dims),
+                   verbose=show_progress(), compress_dims=tuple(self.compress_dims), decompress_dims=tuple(self.decompress_dims),
                    enable_gpu=torch.cuda.is_available())

@@ -1,0 +1,38 @@
+import pytest
+
+from harness.registry import Registry
+
+
+def test_lazy_get_and_suggestion():
+    r = Registry("method")
+    r.add("real", "methods.real:RealMethod")
+    assert r.get("real").__name__ == "RealMethod"
+    with pytest.raises(KeyError, match="did you mean 'real'"):
+        r.get("rael")
+
+
+def test_conflicting_registration_raises():
+    r = Registry("method")
+    r.add("x", "a:B")
+    r.add("x", "a:B")            # same target again is fine
+    with pytest.raises(ValueError):
+        r.add("x", "c:D")
+
+
+def test_entry_point_plugins_are_listed(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import harness.registry as reg
+    ep = EntryPoint(name="thirdparty", value="methods.real:RealMethod", group="difflm_bench.methods")
+    monkeypatch.setattr(reg, "entry_points", lambda group: [ep] if group == "difflm_bench.methods" else [])
+    r = Registry("method", entry_point_group="difflm_bench.methods")
+    r.add("real", "methods.real:RealMethod")
+    assert r.names() == ["real", "thirdparty"]
+    assert r.get("thirdparty").__name__ == "RealMethod"
+
+
+def test_builtin_methods_and_tasks():
+    from methods import METHODS
+    from tasks import TASKS
+    assert {"real", "smote", "ctgan", "tvae"} <= set(METHODS.names())
+    assert {"adult", "default", "magic", "shoppers", "beijing", "csv"} <= set(TASKS.names())
