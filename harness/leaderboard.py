@@ -38,7 +38,7 @@ def archived_records(src: Path = BOARD_DIR / "records"):
 
 def row_label(rec: dict) -> str:
     cfg = rec["task"]["config"]
-    bits = [rec["method"]["profile"]]
+    bits = [f"{rec['method']['profile']} profile"]
     bits += [f"{k}={v}" for k, v in sorted(cfg.items()) if k in DEFAULT_CONFIG and v != DEFAULT_CONFIG[k]]
     return f"{rec['method']['name']} ({', '.join(bits)})"
 
@@ -50,6 +50,13 @@ def group(records) -> dict:
         if rec["status"] == "ok" and rec["task"]["name"] in TABULAR:
             out[(row_label(rec), rec["task"]["name"])][rec["job_id"]] = rec
     return {k: sorted(v.values(), key=lambda r: r["seed"]) for k, v in out.items()}
+
+
+def where(recs) -> str:
+    """Device and thread count as the records state them (timings are only comparable on one machine)."""
+    seen = sorted({f"{r.get('env', {}).get('device', '?')} ({r.get('env', {}).get('threads', '?')} threads)"
+                   for r in recs})
+    return ", ".join(seen)
 
 
 def mean_std(values, digits: int) -> str:
@@ -109,8 +116,8 @@ def build_tabular(records) -> str:
               "DCR share: fraction of synthetic rows strictly closer (L1, min-max numerics, one-hot categoricals) to",
               "a training row than to any test row; its ideal is n_train / (n_train + n_test). Copy rate: synthetic",
               "rows at distance 0 from a training row. Times are wall seconds on the machine in the record.", "",
-              "| method | task | seeds | DCR share (ideal) | copy rate | median DCR (real test: median) | fit s | sample s | score s |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| method | task | seeds | DCR share (ideal) | copy rate | median DCR (real test: median) | fit s | sample s | score s | ran on |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for label in labels:
         for t in TABULAR:
             recs = groups.get((label, t))
@@ -122,13 +129,13 @@ def build_tabular(records) -> str:
                 f"| {label} | {t} | {len(recs)} | {mean_std([x['dcr_share_closer_to_train'] for x in m], 3)} "
                 f"({m[0]['dcr_share_ideal']:.3f}) | {mean_std([x['dcr_exact_copy_rate'] for x in m], 3)} | "
                 f"{mean_std([x['dcr_median'] for x in m], 3)} ({m[0]['dcr_real_test_median']:.3f}) | "
-                f"{ts('fit')} | {ts('sample')} | {ts('score')} |")
+                f"{ts('fit')} | {ts('sample')} | {ts('score')} | {where(recs)} |")
 
     notes = paper_notes()
     lines += ["", "## Our Real row against the paper's", ""]
     paper_real = next(r for r in paper_rows() if r["method"] == "Real")
     for t in TABULAR:
-        recs = groups.get(("real (cpu)", t))
+        recs = groups.get(("real (cpu profile)", t))
         if not recs:
             continue
         ours = sum(r["metrics"]["mle"] for r in recs) / len(recs)

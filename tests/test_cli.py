@@ -72,5 +72,5 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path):
     r = harness("leaderboard", "--store", str(store), "--include-smoke", "--out", str(out))
     assert r.returncode == 0, r.stderr
     text = (out / "tabular.md").read_text()
-    assert "ours: ctgan (smoke)" in text and "paper: TabSyn" in text
+    assert "ours: ctgan (smoke profile)" in text and "paper: TabSyn" in text
     assert len(list((out / "records").glob("adult/*/*.json"))) == 3

@@ -34,6 +34,6 @@ def test_bad_record_is_rejected(tmp_path):
 def test_leaderboard_mean_std_and_paper_rows():
     recs = [fake("adult", "tvae", s, v, 10.0 + s) for s, v in enumerate([0.80, 0.82, 0.84])]
     text = build_tabular(recs)
-    assert "| ours: tvae (cpu) | 0.820 ± 0.020 | 11.00 ± 1.00 |" in text
+    assert "| ours: tvae (cpu profile) | 0.820 ± 0.020 | 11.00 ± 1.00 |" in text
     assert "| paper: TVAE | 0.878 | 14.22 |" in text
     assert build_tabular(recs) == text        # byte-identical on an unchanged store
