@@ -10,5 +10,11 @@ for _name, _target in {
     "smote": "methods.smote:SMOTEMethod",
     "ctgan": "methods.ctgan:CTGANMethod",
     "tvae": "methods.tvae:TVAEMethod",
+    "tabsyn": "methods.tabsyn:TabSynMethod",
+    "difflm": "methods.difflm:DiffLMMethod",
+    "difflm-memory": "methods.difflm:DiffLMMemory",
+    "difflm-embed": "methods.difflm:DiffLMEmbed",
+    "difflm-cycle": "methods.difflm:DiffLMCycle",
+    "difflm-nodiff": "methods.difflm:DiffLMNoDiff",
 }.items():
     METHODS.add(_name, _target)

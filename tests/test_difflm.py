@@ -1,0 +1,118 @@
+"""DiffLM pieces on tiny random-init models (the end-to-end runs are in the conformance suite)."""
+import json
+
+import pytest
+import torch
+
+from harness.api import TableMetadata
+from methods.difflm.beta import CyclicalBeta, DecreasingBeta
+from methods.difflm.diffusion import EDM, MLPDenoiser
+from methods.difflm.text import parse_record, row_to_text
+
+META = TableMetadata(columns=["age", "job", "y"], numerical=["age"], categorical=["job", "y"], target="y",
+                     task_type="binclass", categories={"job": ["?", "clerk"], "y": ["False", "True"]})
+
+
+def test_row_text_roundtrip():
+    text = row_to_text({"age": 39.0, "job": "clerk", "y": "True"}, META)
+    assert text == '{"age": 39, "job": "clerk", "y": "True"}'
+    assert parse_record(text, META).row == {"age": 39.0, "job": "clerk", "y": "True"}
+
+
+@pytest.mark.parametrize("text,reason", [
+    ('{"age": 39, "job": "clerk"}', "missing key 'y'"),
+    ('{"age": 39, "job": "clerk", "y": "True", "z": 1}', "extra key 'z'"),
+    ('{"age": "old", "job": "clerk", "y": "True"}', "bad number for 'age'"),
+    ('{"age": 39, "job": "pilot", "y": "True"}', "unknown category for 'job'"),
+    ('{"age": 39, "job": "clerk", "y": tru}', "invalid JSON"),
+    ('{"age": 39, "job": "clerk", "y": "Tr', "not a JSON object"),
+    ('age: 39', "not a JSON object"),
+])
+def test_parser_rejects_broken_records(text, reason):
+    p = parse_record(text, META)
+    assert not p.ok and p.reason.startswith(reason)
+
+
+def test_parser_accepts_json_booleans_and_trailing_text():
+    p = parse_record('{"age": 1e2, "job": "?", "y": true} and more', META)
+    assert p.ok and p.row == {"age": 100.0, "job": "?", "y": "True"}
+
+
+def test_decreasing_beta_schedule():
+    s = DecreasingBeta(beta_max=0.1, beta_min=0.001, factor=0.7, patience=2, stop_patience=4)
+    assert s.observe(1.0) and s.beta == 0.1
+    s.observe(1.1)
+    assert s.beta == 0.1                         # one bad validation: no change yet
+    s.observe(1.2)
+    assert s.beta == pytest.approx(0.07)         # two in a row: β *= 0.7
+    assert s.observe(0.9) and s.bad == 0         # improvement resets the count, keeps β
+    for _ in range(4):
+        s.observe(2.0)
+    assert s.should_stop and s.beta == pytest.approx(0.1 * 0.7 ** 3)
+    floor = DecreasingBeta(beta_max=0.002, beta_min=0.001, patience=1, stop_patience=100)
+    floor.observe(1.0)
+    for _ in range(10):
+        floor.observe(2.0)
+    assert floor.beta == 0.001
+
+
+def test_cyclical_beta_rises_then_holds():
+    s = CyclicalBeta(total_steps=100, beta_max=0.2, n_cycles=2, ratio=0.5)
+    assert s.value(0) == 0.0 and s.value(12) == pytest.approx(0.096) and s.value(40) == 0.2 and s.value(50) == 0.0
+
+
+def test_denoiser_learns_a_2d_toy_distribution():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.tensor([[1.0, 1.0], [-1.0, -1.0]])
+    data = centers[torch.randint(0, 2, (512,), generator=g)] * 0.5 + 0.05 * torch.randn(512, 2, generator=g)
+    torch.manual_seed(0)
+    edm = EDM(MLPDenoiser(2, dim_t=64, n_blocks=1))
+    opt = torch.optim.Adam(edm.parameters(), lr=2e-3)
+    def eval_loss():
+        with torch.no_grad():
+            return float(sum(edm.loss(data, generator=torch.Generator().manual_seed(i)) for i in range(5)) / 5)
+    before = eval_loss()
+    for step in range(300):
+        loss = edm.loss(data, generator=g)
+        opt.zero_grad(); loss.backward(); opt.step()
+    assert eval_loss() < 0.7 * before
+    x = edm.sample(256, 2, steps=20, generator=torch.Generator().manual_seed(1))
+    assert torch.isfinite(x).all()
+    assert (x.abs().mean(1) - 0.5).abs().mean() < 0.25     # samples near the two modes at ±0.5
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    from methods.difflm.backbones import load_decoder, load_encoder
+    llm, ltok = load_decoder("tiny-llama")
+    enc, etok, h = load_encoder("tiny-bert")
+    return llm, ltok, enc, etok, h
+
+
+@pytest.mark.parametrize("injector", ["prompt", "memory", "embed"])
+def test_only_encoder_head_injector_get_gradients(tiny_models, injector):
+    from methods.difflm.vae import TextVAE
+    llm, ltok, enc, etok, h = tiny_models
+    vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector=injector, k=3, n_prefix=2)
+    vae.trainable.zero_grad()
+    loss, rec, kl = vae(['{"a": 1}', '{"a": 22}'], beta=0.1)
+    loss.backward()
+    assert all(p.grad is None for p in llm.parameters())
+    assert all(not k.startswith("llm") for k in vae.state_dict())       # the LLM is never saved
+    grads = {n: p.grad is not None for n, p in vae.trainable.named_parameters() if "pooler" not in n}
+    assert all(grads.values()), [n for n, g in grads.items() if not g]
+    if injector == "prompt":
+        soft = vae.injector.soft_tokens(torch.zeros(2, 8))
+        assert soft.shape == (2, 5, llm.config.hidden_size)
+
+
+def test_constrained_decoding_always_parses(tiny_models):
+    from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.vae import TextVAE
+    llm, ltok, enc, etok, h = tiny_models
+    vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector="prompt", k=3, n_prefix=0)
+    c = SchemaConstraint(META, ltok, llm.config.vocab_size)
+    out = vae.generate(torch.randn(6, 8), max_new_tokens=80, generator=torch.Generator().manual_seed(0), constraint=c)
+    finished = [t for t in out if t.endswith("}")]
+    assert finished and all(parse_record(t, META).ok for t in finished)
+    assert all(list(json.loads(t)) == META.columns for t in finished)
