@@ -58,6 +58,12 @@ def parser() -> argparse.ArgumentParser:
     sh.add_argument("run_id")
     sh.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
 
+    b = sub.add_parser("bench", help="speed and memory of a method (printed and stored)")
+    b.add_argument("method")
+    b.add_argument("--task", default="adult")
+    b.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    b.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+
     f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
     f.add_argument("names", nargs="*", default=[])
     return p
@@ -135,6 +141,29 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    import importlib
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from harness.store import write_json_atomic
+    from tasks import TASKS
+
+    try:
+        bench = importlib.import_module(f"methods.{args.method.split('-')[0]}.bench")
+    except ModuleNotFoundError:
+        print(f"error: method {args.method!r} has no benchmark (methods/<name>/bench.py)", file=sys.stderr)
+        return 2
+    splits = TASKS.get(args.task)().load()
+    result = bench.run(splits, profile=args.profile, method=args.method)
+    result.update(task=args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    path = Path(args.store) / "bench" / f"{args.method}-{args.task}-{args.profile}-{result['at'].replace(':', '')}.json"
+    write_json_atomic(path, result)
+    print(json.dumps(result, indent=1))
+    print(f"stored in {path}")
+    return 0
+
+
 def cmd_fetch(args) -> int:
     from tasks import data
 
@@ -150,7 +179,7 @@ def main(argv=None) -> int:
 
     try:
         return {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "show": cmd_show,
-                "fetch": cmd_fetch}[args.command](args)
+                "bench": cmd_bench, "fetch": cmd_fetch}[args.command](args)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,65 @@
+"""`python -m harness bench difflm`: training tokens/s, generation tokens/s, valid rows/s, peak memory.
+
+Times a few VAE training steps and one batched generation on real task rows with the profile's models,
+so speed targets live here and not in the unit tests.
+"""
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import torch
+
+from methods.difflm import PROFILES, DiffLMConfig
+from methods.difflm.text import frame_to_texts, parse_record
+
+
+def run(splits, *, profile: str = "cpu", steps: int = 5, n_generate: int = 32, method: str = "difflm") -> dict:
+    from methods.difflm.backbones import load_decoder, load_encoder
+    from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.vae import TextVAE
+
+    cfg: DiffLMConfig = PROFILES[profile]
+    meta = splits.metadata
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    texts = frame_to_texts(splits.train.sample(n=steps * cfg.batch_size, random_state=0, replace=True), meta)
+    t = time.perf_counter()
+    llm, ltok = load_decoder(cfg.decoder)
+    enc, etok, h = load_encoder(cfg.encoder)
+    load_s = time.perf_counter() - t
+    vae = TextVAE(enc, etok, h, llm, ltok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k, n_prefix=cfg.n_prefix,
+                  pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+    opt = torch.optim.AdamW([p for p in vae.trainable.parameters() if p.requires_grad], lr=cfg.lr)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
+    n_tokens = 0
+    t = time.perf_counter()
+    for i in range(steps):
+        batch = texts[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+        n_tokens += int(vae.token_batch(batch)[1].sum())
+        with autocast:
+            loss, _, _ = vae(batch, cfg.beta_max)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    train_s = time.perf_counter() - t
+    out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
+           "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
+    for mode in ("free", "constrained"):
+        constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size) if mode == "constrained" else None
+        z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
+        t = time.perf_counter()
+        with autocast:
+            gen = vae.generate(z, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                               generator=torch.Generator().manual_seed(0), constraint=constraint)
+        s = time.perf_counter() - t
+        n_gen_tokens = sum(len(ltok(g, add_special_tokens=False).input_ids) + 1 for g in gen)
+        valid = sum(parse_record(g, meta).ok for g in gen)
+        out[mode] = {"rows": n_generate, "gen_tokens_per_s": round(n_gen_tokens / s, 1),
+                     "valid_rate": valid / n_generate, "valid_rows_per_s": round(valid / s, 3), "seconds": round(s, 1)}
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if device.type == "cuda":
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    out["note"] = "untrained VAE: valid rates here measure the decoder and constraint, not a fitted model"
+    return out
