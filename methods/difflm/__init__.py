@@ -50,6 +50,7 @@ class DiffLMConfig:
     diff_steps: int = 50
     temperature: float = 0.5
     decoding: str = "free"            # free (the paper's: decode, parse, filter) | constrained (xgrammar)
+    max_digits: int = 15              # constrained mode: digits allowed before and after the decimal point
     max_new_tokens: int = 256
     gen_batch_size: int = 32
     max_attempts_factor: int = 20     # give up after n * this many decoded rows
@@ -59,8 +60,8 @@ class DiffLMConfig:
 PROFILES = {
     "smoke": DiffLMConfig(encoder="tiny-bert", decoder="tiny-llama", d_z=8, k=2, epochs=2, batch_size=8,
                           max_train_rows=64, diff_dim_t=32, diff_blocks=1, diff_epochs=20, diff_steps=8,
-                          max_new_tokens=128, gen_batch_size=16, max_attempts_factor=3, lr=1e-3,
-                          decoding="constrained"),   # a random tiny LLM never writes valid JSON by itself
+                          max_new_tokens=96, gen_batch_size=32, max_attempts_factor=3, lr=1e-3,
+                          decoding="constrained", max_digits=3),   # a random tiny LLM never writes valid JSON by itself
     "cpu": DiffLMConfig(),
     "paper": DiffLMConfig(encoder="bert-base-uncased", decoder="mistralai/Mistral-7B-Instruct-v0.3", d_z=1024,
                           k=64, n_prefix=0, pooling="cls", epochs=200, batch_size=32, lr=1e-5, max_train_rows=None,
@@ -218,7 +219,7 @@ class DiffLMMethod(Method):
         constraint = None
         if cfg.decoding == "constrained":
             from methods.difflm.constrained import SchemaConstraint
-            constraint = SchemaConstraint(meta, self.vae_.llm_tok, self.vae_.llm.config.vocab_size)
+            constraint = SchemaConstraint(meta, self.vae_.llm_tok, self.vae_.llm.config.vocab_size, cfg.max_digits)
         bar = tqdm(total=n, desc="difflm sampling (valid rows)", leave=False)
         while len(rows) < n and attempts < n * cfg.max_attempts_factor:
             b = min(cfg.gen_batch_size, max(n - len(rows), 1) * 2)

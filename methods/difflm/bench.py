@@ -47,7 +47,7 @@ def run(splits, *, profile: str = "cpu", steps: int = 5, n_generate: int = 32, m
     out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
            "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
     for mode in ("free", "constrained"):
-        constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size) if mode == "constrained" else None
+        constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size, cfg.max_digits) if mode == "constrained" else None
         z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
         t = time.perf_counter()
         with autocast:

@@ -12,16 +12,21 @@ import torch
 
 from harness.api import TableMetadata
 
-# JSON numbers (no leading zeros), at most 15 integer digits and a 2-digit exponent, so every match is finite
-NUMBER = 'num ::= "-"? ("0" | [1-9] [0-9]{0,14}) ("." [0-9]{1,17})? ([eE] [-+]? [0-9]{1,2})?'
+
+
+def number_rule(max_digits: int = 15) -> str:
+    """JSON numbers (no leading zeros) with at most `max_digits` integer and fraction digits and a
+    2-digit exponent, so every match is finite."""
+    return (f'num ::= "-"? ("0" | [1-9] [0-9]{{0,{max_digits - 1}}}) ("." [0-9]{{1,{max_digits}}})? '
+            '([eE] [-+]? [0-9]{1,2})?')
 
 
 def _lit(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def row_grammar(meta: TableMetadata) -> str:
-    parts, rules = [], [NUMBER]
+def row_grammar(meta: TableMetadata, max_digits: int = 15) -> str:
+    parts, rules = [], [number_rule(max_digits)]
     for i, c in enumerate(meta.columns):
         sep = "{" if i == 0 else ", "
         parts.append(_lit(sep + json.dumps(c, ensure_ascii=False) + ": "))
@@ -37,12 +42,12 @@ def row_grammar(meta: TableMetadata) -> str:
 class SchemaConstraint:
     """Per-row grammar matchers driving a token bitmask; `mask` before sampling, `accept` after."""
 
-    def __init__(self, meta: TableMetadata, tokenizer, vocab_size: int):
+    def __init__(self, meta: TableMetadata, tokenizer, vocab_size: int, max_digits: int = 15):
         import xgrammar as xgr
 
         self.xgr = xgr
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
-        self.compiled = xgr.GrammarCompiler(info).compile_grammar(row_grammar(meta))
+        self.compiled = xgr.GrammarCompiler(info).compile_grammar(row_grammar(meta, max_digits))
         self.vocab_size = vocab_size
 
     def start(self, n: int):
