@@ -39,7 +39,8 @@ def environment() -> dict:
             pass
     def git(*args):
         try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+            r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
+            return r.stdout.strip() if r.returncode == 0 else ""
         except (OSError, subprocess.SubprocessError):
             return ""
     return {"harness": harness.__version__, "git_commit": git("rev-parse", "HEAD"),
