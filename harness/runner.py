@@ -57,6 +57,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def archived(task: str, method: str, jid: str) -> dict | None:
+    """A finished record committed under leaderboards/records/ also counts as done (a clean clone resumes)."""
+    from harness.leaderboard import BOARD_DIR
+    from harness.store import load_record
+
+    path = BOARD_DIR / "records" / task / method / f"{jid}.json"
+    return load_record(path) if path.exists() else None
+
+
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,
         store: Store, force: bool = False, quiet: bool = False, command: str = "", overrides: dict | None = None
         ) -> list[dict]:
@@ -80,7 +89,7 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
         n = n_samples or len(splits.train)
         method_desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
         jid = job_id(task_desc, method_desc, seed, n)
-        old = store.read(task.name, name, jid)
+        old = store.read(task.name, name, jid) or archived(task.name, name, jid)
         if old and old["status"] == "ok" and not force:
             if not quiet:
                 tqdm.write(f"{task.name}/{name} seed {seed}: reusing finished record {jid}")
