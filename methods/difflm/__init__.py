@@ -70,6 +70,24 @@ PROFILES = {
 }
 
 
+def build_vae(cfg: DiffLMConfig, device: torch.device):
+    """Load the encoder and the frozen LLM named by `cfg` and join them into a TextVAE on `device`."""
+    from methods.difflm.backbones import load_decoder, load_encoder
+    from methods.difflm.vae import TextVAE
+
+    llm, llm_tok = load_decoder(cfg.decoder)
+    enc, enc_tok, enc_hidden = load_encoder(cfg.encoder)
+    return TextVAE(enc, enc_tok, enc_hidden, llm, llm_tok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k,
+                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA; plain float32 on CPU (bf16 is far slower there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
 class DiffLMMethod(Method):
     name = "difflm"
     variant: dict = {}
@@ -88,9 +106,6 @@ class DiffLMMethod(Method):
 
     # ------------------------------------------------------------------------------------------
     def fit(self, train: pd.DataFrame, metadata: TableMetadata) -> "DiffLMMethod":
-        from methods.difflm.backbones import load_decoder, load_encoder
-        from methods.difflm.vae import TextVAE
-
         metadata.check(train)
         cfg = self.cfg()
         device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
@@ -105,10 +120,7 @@ class DiffLMMethod(Method):
         n_val = max(1, int(len(texts) * cfg.val_fraction))
         val_texts, train_texts = [texts[i] for i in perm[:n_val]], [texts[i] for i in perm[n_val:]]
 
-        llm, llm_tok = load_decoder(cfg.decoder)
-        enc, enc_tok, enc_hidden = load_encoder(cfg.encoder)
-        vae = TextVAE(enc, enc_tok, enc_hidden, llm, llm_tok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k,
-                      n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+        vae = build_vae(cfg, device)
         self.meta_, self.vae_, self.device_ = metadata, vae, device
         self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng)
         mu = self._encode_all(vae, texts, cfg)
@@ -119,7 +131,7 @@ class DiffLMMethod(Method):
         return self
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device_.type == "cuda" else torch.autocast("cpu", enabled=False)
+        return autocast_for(self.device_)
 
     def _train_vae(self, vae, train_texts, val_texts, cfg, rng) -> list[dict]:
         params = [p for p in vae.trainable.parameters() if p.requires_grad]

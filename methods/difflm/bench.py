@@ -8,31 +8,25 @@ from __future__ import annotations
 import resource
 import time
 
-import numpy as np
 import torch
 
-from methods.difflm import PROFILES, DiffLMConfig
+from methods.difflm import PROFILES, DiffLMConfig, autocast_for, build_vae
 from methods.difflm.text import frame_to_texts, parse_record
 
 
 def run(splits, *, profile: str = "cpu", steps: int = 5, n_generate: int = 32, method: str = "difflm") -> dict:
-    from methods.difflm.backbones import load_decoder, load_encoder
     from methods.difflm.constrained import SchemaConstraint
-    from methods.difflm.vae import TextVAE
 
     cfg: DiffLMConfig = PROFILES[profile]
     meta = splits.metadata
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     texts = frame_to_texts(splits.train.sample(n=steps * cfg.batch_size, random_state=0, replace=True), meta)
     t = time.perf_counter()
-    llm, ltok = load_decoder(cfg.decoder)
-    enc, etok, h = load_encoder(cfg.encoder)
+    vae = build_vae(cfg, device)
     load_s = time.perf_counter() - t
-    vae = TextVAE(enc, etok, h, llm, ltok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k, n_prefix=cfg.n_prefix,
-                  pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+    llm, ltok = vae.llm, vae.llm_tok
     opt = torch.optim.AdamW([p for p in vae.trainable.parameters() if p.requires_grad], lr=cfg.lr)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    autocast = autocast_for(device)
     n_tokens = 0
     t = time.perf_counter()
     for i in range(steps):

@@ -22,6 +22,10 @@ class Injector(nn.Module):
     def prepare(self, z, embeds, mask):
         raise NotImplementedError
 
+    def token_offset(self, z):
+        """Added to each newly generated token's embedding (only `embed` injects there)."""
+        return None
+
 
 class PromptInjector(Injector):
     def __init__(self, d_z: int, hidden: int, k: int = 8, n_prefix: int = 0, embed_rms: float = 1.0):
@@ -77,8 +81,11 @@ class EmbedInjector(Injector):
         self.proj = nn.Linear(d_z, hidden)
         nn.init.normal_(self.proj.weight, std=0.02)
 
+    def token_offset(self, z):
+        return self.proj(z)[:, None, :]
+
     def prepare(self, z, embeds, mask):
-        return {"inputs_embeds": embeds + self.proj(z).to(embeds.dtype)[:, None, :], "attention_mask": mask}
+        return {"inputs_embeds": embeds + self.token_offset(z).to(embeds.dtype), "attention_mask": mask}
 
 
 def build_injector(kind: str, d_z: int, llm_config, *, k: int = 8, n_prefix: int = 0, embed_rms: float = 1.0):

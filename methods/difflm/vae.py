@@ -97,7 +97,7 @@ class TextVAE(nn.Module):
         ids = torch.full((n, 1), start, dtype=torch.long, device=self.device)
         mask = torch.ones((n, 1), dtype=torch.long, device=self.device)
         feed = self.injector.prepare(z, embed(ids), mask)
-        add = self.injector.proj(z)[:, None, :] if self.injector.__class__.__name__ == "EmbedInjector" else None
+        add = self.injector.token_offset(z)
         out = llm(**feed, use_cache=True)
         cache, attn = out.past_key_values, feed["attention_mask"]
         logits = out.logits[:, -1].float()
