@@ -36,11 +36,16 @@ def archived_records(src: Path = BOARD_DIR / "records"):
     return [load_record(p) for p in sorted(src.glob("*/*/*.json"))]
 
 
-def row_label(rec: dict) -> str:
-    cfg = rec["task"]["config"]
-    bits = [f"{rec['method']['profile']} profile"]
+def make_label(method: str, profile: str, task_config: dict | None = None) -> str:
+    """Row name: method, profile, and any task option that differs from the default protocol."""
+    cfg = task_config or {}
+    bits = [f"{profile} profile"]
     bits += [f"{k}={v}" for k, v in sorted(cfg.items()) if k in DEFAULT_CONFIG and v != DEFAULT_CONFIG[k]]
-    return f"{rec['method']['name']} ({', '.join(bits)})"
+    return f"{method} ({', '.join(bits)})"
+
+
+def row_label(rec: dict) -> str:
+    return make_label(rec["method"]["name"], rec["method"]["profile"], rec["task"]["config"])
 
 
 def group(records) -> dict:
@@ -135,7 +140,7 @@ def build_tabular(records) -> str:
     lines += ["", "## Our Real row against the paper's", ""]
     paper_real = next(r for r in paper_rows() if r["method"] == "Real")
     for t in TABULAR:
-        recs = groups.get(("real (cpu profile)", t))
+        recs = groups.get((make_label("real", "cpu"), t))
         if not recs:
             continue
         ours = sum(r["metrics"]["mle"] for r in recs) / len(recs)
