@@ -2,7 +2,8 @@
 
 Follows `tabsyn/model.py` (MLPDiffusion, Precond), `tabsyn/diffusion_utils.py` (EDMLoss, Heun sampler
 with S_churn = 1) and `tabsyn/main.py` (Adam, ReduceLROnPlateau(0.9, 20) on the train loss, early stop,
-keep the best-train-loss weights) of amazon-science/tabsyn. σ(t) = t throughout.
+keep the best-train-loss weights) of amazon-science/tabsyn. σ(t) = t throughout. The EDM machinery
+itself (preconditioning, loss, σ grid, Heun sampler) is shared in `methods/edm.py`.
 """
 from __future__ import annotations
 
@@ -14,15 +15,12 @@ import torch.nn as nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
-P_MEAN, P_STD, SIGMA_DATA = -1.2, 1.2, 0.5            # ln σ ~ N(P_MEAN, P_STD²) during training
-SIGMA_MIN, SIGMA_MAX, RHO, S_CHURN = 0.002, 80.0, 7.0, 1.0
+from methods import edm
+from methods.edm import EDMConfig
 
-
-def noise_embedding(c_noise: torch.Tensor, dim: int, max_positions: int = 10_000) -> torch.Tensor:
-    """Sinusoidal embedding of the noise label, [sin | cos] (the original builds [cos | sin] then swaps)."""
-    freqs = (1 / max_positions) ** (torch.arange(dim // 2, device=c_noise.device, dtype=torch.float32) / (dim // 2))
-    x = c_noise[:, None].float() * freqs[None]
-    return torch.cat([x.sin(), x.cos()], dim=1)
+# ln σ ~ N(p_mean, p_std²) in training; stochastic Heun (S_churn = 1, S_noise = 1) as TabSyn runs it.
+TABSYN_EDM = EDMConfig(sigma_data=0.5, p_mean=-1.2, p_std=1.2, sigma_min=0.002, sigma_max=80.0, rho=7.0,
+                       s_churn=1.0)
 
 
 class MLPDenoiser(nn.Module):
@@ -38,29 +36,19 @@ class MLPDenoiser(nn.Module):
             nn.Linear(2 * dim_t, dim_t), nn.SiLU(), nn.Linear(dim_t, d_in))
 
     def forward(self, x: torch.Tensor, c_noise: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.proj(x) + self.time_embed(noise_embedding(c_noise, self.dim_t)))
+        return self.mlp(self.proj(x) + self.time_embed(edm.sinusoidal_embedding(c_noise, self.dim_t)))
 
 
-class EDMDenoiser(nn.Module):
-    """D(x; σ) = c_skip·x + c_out·F(c_in·x, ln σ / 4): EDM preconditioning around an MLPDenoiser."""
+class EDMDenoiser(edm.EDM):
+    """D(x; σ): EDM preconditioning around an MLPDenoiser, with TabSyn's hyperparameters."""
 
-    def __init__(self, d_in: int, dim_t: int = 1024, sigma_data: float = SIGMA_DATA):
-        super().__init__()
-        self.F, self.sigma_data = MLPDenoiser(d_in, dim_t), sigma_data
-
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        sigma = sigma.reshape(-1, 1).expand(len(x), 1)
-        s2, sd2 = sigma ** 2, self.sigma_data ** 2
-        c_skip, c_out, c_in = sd2 / (s2 + sd2), sigma * self.sigma_data / (s2 + sd2).sqrt(), 1 / (s2 + sd2).sqrt()
-        return c_skip * x + c_out * self.F(c_in * x, (sigma.log() / 4).flatten())
+    def __init__(self, d_in: int, dim_t: int = 1024, cfg: EDMConfig = TABSYN_EDM):
+        super().__init__(MLPDenoiser(d_in, dim_t), cfg)
 
 
+# Functional names kept for `methods/tabsyn/__init__.py` and the tests.
 def edm_loss(net: EDMDenoiser, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """λ(σ)·|D(x + σn; σ) − x|², λ = (σ² + σ_d²)/(σ·σ_d)², averaged over rows and dims."""
-    sigma = (torch.randn(len(x), 1, generator=generator, device=x.device) * P_STD + P_MEAN).exp()
-    weight = (sigma ** 2 + net.sigma_data ** 2) / (sigma * net.sigma_data) ** 2
-    noise = torch.randn(x.shape, generator=generator, device=x.device) * sigma
-    return (weight * (net(x + noise, sigma) - x) ** 2).mean()
+    return net.loss(x, generator)
 
 
 def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int, lr: float, patience: int,
@@ -99,25 +87,9 @@ def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int
 
 
 def sigma_steps(steps: int, device=None) -> torch.Tensor:
-    """EDM time discretisation σ_max → σ_min with ρ = 7, then a final 0."""
-    i = torch.arange(steps, dtype=torch.float64, device=device)
-    t = (SIGMA_MAX ** (1 / RHO) + i / max(steps - 1, 1) * (SIGMA_MIN ** (1 / RHO) - SIGMA_MAX ** (1 / RHO))) ** RHO
-    return torch.cat([t, t.new_zeros(1)]).float()
+    return edm.karras_sigmas(steps, TABSYN_EDM, device)
 
 
-@torch.no_grad()
 def heun_sample(net: EDMDenoiser, n: int, dim: int, *, steps: int, generator: torch.Generator,
                 device) -> torch.Tensor:
-    """EDM's stochastic Heun sampler (Algorithm 2) with S_churn = 1, S_noise = 1, as TabSyn runs it."""
-    t_steps = sigma_steps(steps, device)
-    x = torch.randn(n, dim, generator=generator, device=device) * t_steps[0]
-    gamma = min(S_CHURN / steps, math.sqrt(2) - 1)
-    for i, (t_cur, t_next) in enumerate(zip(t_steps[:-1], t_steps[1:])):
-        t_hat = t_cur * (1 + gamma)
-        x_hat = x + (t_hat ** 2 - t_cur ** 2).sqrt() * torch.randn(x.shape, generator=generator, device=device)
-        d_cur = (x_hat - net(x_hat, t_hat)) / t_hat
-        x = x_hat + (t_next - t_hat) * d_cur
-        if i < steps - 1:                      # 2nd-order correction, except into σ = 0
-            d_prime = (x - net(x, t_next)) / t_next
-            x = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
-    return x
+    return net.sample(n, dim, steps=steps, generator=generator, device=device)
