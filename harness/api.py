@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
@@ -79,6 +80,11 @@ class Method:
     modalities: ClassVar[frozenset] = frozenset({"table"})
     tags: ClassVar[dict] = {"deterministic": False}
     profiles: ClassVar[dict[str, dict]] = {}
+    # Set by the runner before fit: a folder that is the same for every rerun of the same job (and
+    # `cache_dir`, one shared by all jobs of a store). A method may keep checkpoints there so that a
+    # killed run resumes; None means "keep nothing" (direct library use).
+    work_dir: Path | None = None
+    cache_dir: Path | None = None
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -100,6 +106,11 @@ class Method:
 
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
         raise NotImplementedError
+
+    def sample_budget(self, n_default: int) -> int:
+        """How many rows to sample when the user did not say (default: as many as the training split).
+        LLM decoders on a CPU profile cap this; the record then says n_samples < n_train."""
+        return n_default
 
     def _check_fitted(self) -> None:
         if not getattr(self, "fitted_", False):

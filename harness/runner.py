@@ -86,7 +86,7 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
         if "seed" in cls._param_names():
             params["seed"] = seed
         method = cls.from_profile(profile, **params)
-        n = n_samples or len(splits.train)
+        n = n_samples or method.sample_budget(len(splits.train))
         method_desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
         jid = job_id(task_desc, method_desc, seed, n)
         old = store.read(task.name, name, jid) or archived(task.name, name, jid)
@@ -102,6 +102,7 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
 
 def run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env, *, command, quiet, load_s):
     job_dir = store.job_dir(task.name, method_desc["name"], jid)
+    method.work_dir, method.cache_dir = job_dir / "work", store.root / "cache"
     rec = {"schema": SCHEMA, "job_id": jid, "command": command, "task": {**task_desc, **describe_splits(splits)},
            "method": method_desc, "seed": seed, "n_samples": n, "status": "running", "phase": "fit",
            "error": None, "metrics": {}, "higher_is_better": task.higher_is_better(splits.metadata),

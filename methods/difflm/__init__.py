@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.api import Method, TableMetadata
+from harness.store import write_json_atomic
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
 from methods.difflm.text import frame_to_texts, parse_record
 
@@ -54,6 +55,7 @@ class DiffLMConfig:
     max_new_tokens: int = 256
     gen_batch_size: int = 32
     max_attempts_factor: int = 20     # give up after n * this many decoded rows
+    max_sample_rows: int | None = None  # rows sampled when the user gives no --n-samples (None: as many as train)
     device: str = "auto"              # auto | cpu | cuda
 
 
@@ -122,18 +124,32 @@ class DiffLMMethod(Method):
 
         vae = build_vae(cfg, device)
         self.meta_, self.vae_, self.device_ = metadata, vae, device
-        self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng)
+        ckpt_dir = self._checkpoint_dir(texts)
+        self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         mu = self._encode_all(vae, texts, cfg)
         self.latent_mean_ = mu.mean(0, keepdim=True)
         if cfg.diffusion:
-            self.edm_, self.diff_history_ = self._train_diffusion((mu - self.latent_mean_) / 2, cfg, rng)
+            self.edm_, self.diff_history_ = self._train_diffusion((mu - self.latent_mean_) / 2, cfg, rng, ckpt_dir)
         self.fitted_ = True
         return self
+
+    def sample_budget(self, n_default: int) -> int:
+        cap = self.cfg().max_sample_rows
+        return min(n_default, cap) if cap else n_default
+
+    def _checkpoint_dir(self, texts: list[str]) -> Path | None:
+        """Where the VAE's epochs are saved: shared by every job that trains the same VAE (see checkpoint.py)."""
+        from methods.difflm.checkpoint import vae_key
+
+        root = self.cache_dir or self.work_dir
+        return None if root is None else Path(root) / "difflm-vae" / vae_key(self.config or asdict(self.cfg()), self.seed, texts)
 
     def _autocast(self):
         return autocast_for(self.device_)
 
-    def _train_vae(self, vae, train_texts, val_texts, cfg, rng) -> list[dict]:
+    def _train_vae(self, vae, train_texts, val_texts, cfg, rng, ckpt_dir: Path | None) -> list[dict]:
+        from methods.difflm import checkpoint
+
         params = [p for p in vae.trainable.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
         steps_per_epoch = max(1, len(train_texts) // cfg.batch_size)
@@ -141,8 +157,20 @@ class DiffLMMethod(Method):
                     if cfg.beta_schedule == "cyclical" else
                     DecreasingBeta(cfg.beta_max, cfg.beta_min, 0.7, cfg.beta_patience, cfg.stop_patience))
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        history, best_state, step = [], None, 0
-        for epoch in range(cfg.epochs):
+        history, best_state, step, start = [], None, 0, 0
+        last = ckpt_dir / "last.pt" if ckpt_dir else None
+        if (state := checkpoint.load(last)) is not None:      # resume (or reuse a finished VAE)
+            vae.trainable.load_state_dict(state["trainable"])
+            opt.load_state_dict(state["optimizer"])
+            schedule.load_state_dict(state["schedule"])
+            rng.bit_generator.state = state["rng"]
+            gen.set_state(state["torch_gen"])
+            torch.set_rng_state(state["torch_global"])      # encoder dropout draws from the global generator
+            history, best_state, step, start = state["history"], state["best"], state["step"], state["epoch"]
+            tqdm.write(f"difflm: resuming the VAE after epoch {start} from {last}")
+        for epoch in range(start, cfg.epochs):
+            if schedule.should_stop:
+                break
             vae.train()
             order = rng.permutation(len(train_texts))
             rec_sum = kl_sum = 0.0
@@ -164,9 +192,13 @@ class DiffLMMethod(Method):
             history.append({"epoch": epoch + 1, "train_rec": rec_sum / steps_per_epoch, "train_kl": kl_sum / steps_per_epoch,
                             "val_rec": val_rec, "beta": beta})
             if improved:
-                best_state = {k: v.detach().clone() for k, v in vae.trainable.state_dict().items()}
-            if schedule.should_stop:
-                break
+                best_state = {k: v.detach().cpu().clone() for k, v in vae.trainable.state_dict().items()}
+            if last is not None:
+                checkpoint.save(last, {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),
+                                       "schedule": schedule.state_dict(), "rng": rng.bit_generator.state,
+                                       "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
+                                       "history": history, "best": best_state,
+                                       "step": step, "epoch": epoch + 1})
         if best_state is not None:
             vae.trainable.load_state_dict(best_state)
         return history
@@ -191,10 +223,18 @@ class DiffLMMethod(Method):
                 out.append(vae.encode(texts[i:i + cfg.gen_batch_size])[0].float().cpu())
         return torch.cat(out)
 
-    def _train_diffusion(self, x: torch.Tensor, cfg, rng):
+    def _train_diffusion(self, x: torch.Tensor, cfg, rng, ckpt_dir: Path | None):
+        from methods.difflm import checkpoint
         from methods.difflm.diffusion import EDM, MLPDenoiser
 
         edm = EDM(MLPDenoiser(x.shape[1], cfg.diff_dim_t, cfg.diff_blocks)).to(self.device_)
+        key = f"denoiser-{cfg.diff_dim_t}-{cfg.diff_blocks}-{cfg.diff_epochs}-{cfg.diff_patience}.pt"
+        path = ckpt_dir / key if ckpt_dir else None
+        if (state := checkpoint.load(path)) is not None:      # minutes of work at most, but free to keep
+            edm.load_state_dict(state["denoiser"])
+            rng.bit_generator.state = state["rng"]
+            edm.eval()
+            return edm, state["history"]
         opt = torch.optim.AdamW(edm.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         history, best, bad, best_state = [], float("inf"), 0, None
@@ -219,27 +259,37 @@ class DiffLMMethod(Method):
                     break
         edm.load_state_dict(best_state)
         edm.eval()
+        if path is not None:
+            checkpoint.save(path, {"denoiser": best_state, "rng": rng.bit_generator.state, "history": history})
         return edm, history
 
     # ------------------------------------------------------------------------------------------
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        """Diffuse -> inject -> decode -> parse -> filter, in batches until n rows are valid.
+
+        Batch i draws from its own generator seeded by (seed, i), so a killed run that kept its progress
+        file in `work_dir` continues with exactly the batches it had not finished."""
         self._check_fitted()
         cfg, meta = self.cfg(), self.meta_
-        gen = torch.Generator().manual_seed(seed)
-        rows, attempts, reasons = [], 0, {}
-        t0 = time.perf_counter()
+        progress = Path(self.work_dir) / f"sampling-{n}-{seed}.json" if self.work_dir else None
+        state = {"rows": [], "decoded": 0, "batches": 0, "seconds": 0.0, "reasons": {}}
+        if progress is not None and progress.exists():
+            state = json.loads(progress.read_text())
+            tqdm.write(f"difflm: resuming sampling with {len(state['rows'])} valid rows from {progress}")
+        rows, reasons = state["rows"], state["reasons"]
         constraint = None
         if cfg.decoding == "constrained":
             from methods.difflm.constrained import SchemaConstraint
             constraint = SchemaConstraint(meta, self.vae_.llm_tok, self.vae_.llm.config.vocab_size, cfg.max_digits)
-        bar = tqdm(total=n, desc="difflm sampling (valid rows)", leave=False)
-        while len(rows) < n and attempts < n * cfg.max_attempts_factor:
+        bar = tqdm(total=n, initial=len(rows), desc="difflm sampling (valid rows)", leave=False)
+        while len(rows) < n and state["decoded"] < n * cfg.max_attempts_factor:
+            t0 = time.perf_counter()
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + state["batches"])
             b = min(cfg.gen_batch_size, max(n - len(rows), 1) * 2)
             z = self._prior(b, cfg, gen)
             with self._autocast():
                 texts = self.vae_.generate(z, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                            generator=gen, constraint=constraint)
-            attempts += len(texts)
             for t in texts:
                 p = parse_record(t, meta)
                 if p.ok and len(rows) < n:
@@ -248,13 +298,18 @@ class DiffLMMethod(Method):
                 elif not p.ok:
                     key = p.reason.split(":")[0]
                     reasons[key] = reasons.get(key, 0) + 1
+            state["decoded"] += len(texts)
+            state["batches"] += 1
+            state["seconds"] += time.perf_counter() - t0
+            if progress is not None:
+                write_json_atomic(progress, state)
         bar.close()
-        elapsed = time.perf_counter() - t0
-        self.sampling_ = {"decoding": cfg.decoding, "requested": n, "valid": len(rows), "decoded": attempts,
-                          "valid_rate": len(rows) / max(attempts, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
-                          "invalid_reasons": reasons}
-        if len(rows) < n:
-            raise RuntimeError(f"only {len(rows)} valid rows out of {attempts} decoded (need {n}); "
+        valid, decoded = len(rows), state["decoded"]
+        self.sampling_ = {"decoding": cfg.decoding, "requested": n, "valid": valid, "decoded": decoded,
+                          "valid_rate": valid / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
+                          "seconds": round(state["seconds"], 1), "invalid_reasons": reasons}
+        if valid < n:
+            raise RuntimeError(f"only {valid} valid rows out of {decoded} decoded (need {n}); "
                                f"invalid reasons: {reasons}")
         return pd.DataFrame(rows, columns=meta.columns)
 
