@@ -36,16 +36,21 @@ def archived_records(src: Path = BOARD_DIR / "records"):
     return [load_record(p) for p in sorted(src.glob("*/*/*.json"))]
 
 
-def make_label(method: str, profile: str, task_config: dict | None = None) -> str:
-    """Row name: method, profile, and any task option that differs from the default protocol."""
+def make_label(method: str, profile: str, task_config: dict | None = None, n_synthetic: int | None = None) -> str:
+    """Row name: method, profile, any task option that differs from the default protocol, and the number
+    of synthetic rows when it is not n_train (LLM decoders on the cpu profile sample fewer)."""
     cfg = task_config or {}
     bits = [f"{profile} profile"]
     bits += [f"{k}={v}" for k, v in sorted(cfg.items()) if k in DEFAULT_CONFIG and v != DEFAULT_CONFIG[k]]
+    if n_synthetic is not None:
+        bits.append(f"n_syn={n_synthetic:,}")
     return f"{method} ({', '.join(bits)})"
 
 
 def row_label(rec: dict) -> str:
-    return make_label(rec["method"]["name"], rec["method"]["profile"], rec["task"]["config"])
+    n, n_train = rec.get("n_samples"), rec["task"].get("n_train")
+    n = n if n and n_train and n != n_train else None
+    return make_label(rec["method"]["name"], rec["method"]["profile"], rec["task"]["config"], n)
 
 
 def group(records) -> dict:
@@ -86,7 +91,7 @@ def paper_notes(path: Path = BOARD_DIR / "paper_notes.csv") -> dict:
         return {r["dataset"]: r for r in csv.DictReader(f)}
 
 
-def build_tabular(records) -> str:
+def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
     groups = group(records)
     labels = sorted({label for label, _ in groups}, key=lambda s: (not s.startswith("real"), s))
     arrow = {t: ("↓" if t == "beijing" else "↑") for t in TABULAR}
@@ -136,6 +141,25 @@ def build_tabular(records) -> str:
                 f"{mean_std([x['dcr_median'] for x in m], 3)} ({m[0]['dcr_real_test_median']:.3f}) | "
                 f"{ts('fit')} | {ts('sample')} | {ts('score')} | {where(recs)} |")
 
+    llm_rows = [(label, t, recs) for (label, t), recs in sorted(groups.items())
+                if recs[0]["method"].get("extra", {}).get("sampling")]
+    if llm_rows:
+        lines += ["", "## LLM generators: decoding cost", "",
+                  "Valid-row rate: parsed-and-accepted rows / decoded rows. Rows/s: valid rows per second of sampling.",
+                  "", "| method | task | seeds | decoding | valid-row rate | valid rows/s | n_syn | ran on |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for label, t, recs in llm_rows:
+            smp = [r["method"]["extra"]["sampling"] for r in recs]
+            lines.append(f"| {label} | {t} | {len(recs)} | {smp[0].get('decoding', 'free')} | "
+                         f"{mean_std([x['valid_rate'] for x in smp], 3)} | "
+                         f"{mean_std([x['valid_rows_per_s'] for x in smp], 2)} | {recs[0].get('n_samples', 0):,} | {where(recs)} |")
+    figures = [r for recs in groups.values() for r in recs if figure_path(r, out_dir).exists()]
+    if figures:
+        lines += ["", "## Training curves (paper Figure 3)", "",
+                  "Per-epoch reconstruction loss (train and validation), KL and β of the VAE, drawn from each record:", ""]
+        lines += [f"- {row_label(r)}, {r['task']['name']}, seed {r['seed']}: "
+                  f"[{figure_path(r).name}](figures/{figure_path(r).name})" for r in figures]
+
     notes = paper_notes()
     lines += ["", "## Our Real row against the paper's", ""]
     paper_real = next(r for r in paper_rows() if r["method"] == "Real")
@@ -157,13 +181,56 @@ def build_tabular(records) -> str:
     return "\n".join(lines)
 
 
+def figure_path(rec: dict, out_dir: Path = BOARD_DIR) -> Path:
+    return out_dir / "figures" / f"{rec['task']['name']}-{rec['method']['name']}-seed{rec['seed']}-{rec['job_id']}.png"
+
+
+def draw_loss_curves(records, out_dir: Path = BOARD_DIR) -> list[Path]:
+    """Figure 3 of the paper, per record that logged a VAE history: losses and KL against epoch, β on a
+    second axis. Skipped (with a note) when matplotlib is missing: the tables never depend on it."""
+    todo = [r for r in records if r["status"] == "ok" and r["method"].get("extra", {}).get("vae_history")]
+    if not todo:
+        return []
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: loss-curve figures skipped")
+        return []
+    out = []
+    for rec in todo:
+        h = rec["method"]["extra"]["vae_history"]
+        ep = [e["epoch"] for e in h]
+        fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+        ax[0].plot(ep, [e["train_rec"] for e in h], "o-", label="train reconstruction")
+        ax[0].plot(ep, [e["val_rec"] for e in h], "s-", label="validation reconstruction")
+        ax[0].set(xlabel="epoch", ylabel="token cross-entropy")
+        ax[0].legend(fontsize=8)
+        ax[1].plot(ep, [e["train_kl"] for e in h], "o-", color="tab:green", label="KL (per dim)")
+        ax[1].set(xlabel="epoch", ylabel="KL")
+        twin = ax[1].twinx()
+        twin.plot(ep, [e["beta"] for e in h], "--", color="tab:red", label="β")
+        twin.set_ylabel("β")
+        ax[1].legend(handles=ax[1].lines + twin.lines, fontsize=8)
+        fig.suptitle(f"{rec['method']['name']} ({rec['method']['profile']}) on {rec['task']['name']}, seed {rec['seed']}")
+        fig.tight_layout()
+        path = figure_path(rec, out_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        out.append(path)
+    return out
+
+
 def write_all(store: Store, include_smoke: bool = False, out_dir: Path = BOARD_DIR) -> list[Path]:
     records_dir = out_dir / "records"
     archive(store, records_dir, include_smoke=include_smoke)
     recs = archived_records(records_dir)
+    figures = draw_loss_curves(recs, out_dir)
     path = out_dir / "tabular.md"
-    path.write_text(build_tabular(recs))
-    written = [path]
+    path.write_text(build_tabular(recs, out_dir))
+    written = [path, *figures]
     readme = out_dir.parent / "README.md"
     if out_dir == BOARD_DIR and readme.exists():
         update_readme(readme, recs)
