@@ -5,11 +5,26 @@ the LLM is held outside the module tree, so it is neither in `state_dict()` nor 
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from methods.difflm.injectors import build_injector
+
+
+def cache_kwargs(llm, feed: dict) -> dict:
+    """Newer transformers 5.x name the KV-cache argument `cache` and deprecate `past_key_values`;
+    injectors and callers say `past_key_values`, renamed here when the model takes `cache`."""
+    if "past_key_values" in feed and "cache" in inspect.signature(llm.forward).parameters:
+        feed = dict(feed)
+        feed["cache"] = feed.pop("past_key_values")
+    return feed
+
+
+def output_cache(out):
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
 
 class TextVAE(nn.Module):
@@ -71,7 +86,7 @@ class TextVAE(nn.Module):
         input_ids, mask, labels = self.token_batch(texts)
         embeds = self.llm.get_input_embeddings()(input_ids)
         feed = self.injector.prepare(z, embeds, mask)
-        logits = self.llm(**feed, use_cache=False).logits
+        logits = self.llm(**cache_kwargs(self.llm, feed), use_cache=False).logits
         n_soft = feed["inputs_embeds"].shape[1] - input_ids.shape[1]
         logits = logits[:, n_soft:]                     # positions of the real tokens
         return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
@@ -98,8 +113,8 @@ class TextVAE(nn.Module):
         mask = torch.ones((n, 1), dtype=torch.long, device=self.device)
         feed = self.injector.prepare(z, embed(ids), mask)
         add = self.injector.token_offset(z)
-        out = llm(**feed, use_cache=True)
-        cache, attn = out.past_key_values, feed["attention_mask"]
+        out = llm(**cache_kwargs(llm, feed), use_cache=True)
+        cache, attn = output_cache(out), feed["attention_mask"]
         logits = out.logits[:, -1].float()
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
         generated = []
@@ -124,8 +139,9 @@ class TextVAE(nn.Module):
             if add is not None:
                 e = e + add.to(e.dtype)
             attn = torch.cat([attn, (~done).long()[:, None]], 1)
-            out = llm(inputs_embeds=e, attention_mask=attn, past_key_values=cache, use_cache=True)
-            cache, logits = out.past_key_values, out.logits[:, -1].float()
+            out = llm(**cache_kwargs(llm, {"inputs_embeds": e, "attention_mask": attn, "past_key_values": cache}),
+                      use_cache=True)
+            cache, logits = output_cache(out), out.logits[:, -1].float()
         seqs = torch.stack(generated, 1).tolist()
         texts = []
         for row in seqs:
