@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -96,13 +97,17 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
             records.append(old)
             continue
         records.append(run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env,
-                               command=command, quiet=quiet, load_s=load_s))
+                               command=command, quiet=quiet, load_s=load_s, force=force))
     return records
 
 
-def run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env, *, command, quiet, load_s):
+def run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env, *, command, quiet, load_s,
+            force=False):
     job_dir = store.job_dir(task.name, method_desc["name"], jid)
-    method.work_dir, method.cache_dir = job_dir / "work", store.root / "cache"
+    # work/: this job's resumable state; _cache/: checkpoints several jobs may share. --force starts afresh.
+    if force:
+        shutil.rmtree(job_dir / "work", ignore_errors=True)
+    method.work_dir, method.cache_dir = job_dir / "work", None if force else store.root / "_cache"
     rec = {"schema": SCHEMA, "job_id": jid, "command": command, "task": {**task_desc, **describe_splits(splits)},
            "method": method_desc, "seed": seed, "n_samples": n, "status": "running", "phase": "fit",
            "error": None, "metrics": {}, "higher_is_better": task.higher_is_better(splits.metadata),
