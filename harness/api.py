@@ -99,6 +99,9 @@ class Method:
     def from_profile(cls, profile: str, **overrides) -> "Method":
         params = dict(cls.profiles.get(profile, {}))
         params.update(overrides)
+        unknown = set(params) - set(cls._param_names())
+        if unknown:
+            raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; params are {cls._param_names()}")
         return cls(**params)
 
     def fit(self, train: pd.DataFrame, metadata: TableMetadata) -> "Method":

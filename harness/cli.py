@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="recompute finished records")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--no-leaderboard", action="store_true", help="do not regenerate leaderboards/ afterwards")
+    r.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
+                   help="override one param of the profile, e.g. difflm.decoding=free (repeatable; the row name shows it)")
     g = r.add_argument_group("task options")
     g.add_argument("--split", default="difflm", choices=["difflm", "tabsyn"],
                    help="difflm: the paper's Table 5 split (default); tabsyn: TabSyn's 90/10 split")
@@ -93,6 +95,26 @@ def build_task(args):
     return cls(**kw)
 
 
+def parse_sets(items: list[str], methods: list[str]) -> dict:
+    """["difflm.decoding=free", "tvae.epochs=5"] -> {"difflm": {"decoding": "free"}, "tvae": {"epochs": 5}}."""
+    from harness.api import DataError
+
+    out: dict = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        method, _, key = name.rpartition(".")
+        if not (method and key and _):
+            raise DataError(f"--set {item!r}: expected METHOD.PARAM=VALUE")
+        if method not in methods:
+            raise DataError(f"--set {item!r}: {method!r} is not one of --methods {','.join(methods)}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(method, {})[key] = parsed
+    return out
+
+
 def cmd_run(args) -> int:
     if args.quiet:
         os.environ["TQDM_DISABLE"] = "1"
@@ -104,10 +126,11 @@ def cmd_run(args) -> int:
         from harness.api import DataError
         task.load()                       # report a bad data file before the missing flag
         raise DataError("no methods given: pass --methods NAME[,NAME...] (see `python -m harness list`)")
+    overrides = parse_sets(args.set, args.methods)
     command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     store = Store(args.store)
     records = runner.run(task, args.methods, args.seeds, profile=args.profile, n_samples=args.n_samples,
-                         store=store, force=args.force, quiet=args.quiet, command=command)
+                         store=store, force=args.force, quiet=args.quiet, command=command, overrides=overrides)
     if not args.no_leaderboard:
         leaderboard.write_all(store)
     failed = [r for r in records if r["status"] != "ok"]

@@ -36,11 +36,13 @@ def archived_records(src: Path = BOARD_DIR / "records"):
     return [load_record(p) for p in sorted(src.glob("*/*/*.json"))]
 
 
-def make_label(method: str, profile: str, task_config: dict | None = None, n_synthetic: int | None = None) -> str:
-    """Row name: method, profile, any task option that differs from the default protocol, and the number
-    of synthetic rows when it is not n_train (LLM decoders on the cpu profile sample fewer)."""
+def make_label(method: str, profile: str, task_config: dict | None = None, n_synthetic: int | None = None,
+               overrides: dict | None = None) -> str:
+    """Row name: method, profile, params set on the command line (--set), any task option that differs
+    from the default protocol, and the number of synthetic rows when it is not n_train (LLM decoders on
+    the cpu profile sample fewer)."""
     cfg = task_config or {}
-    bits = [f"{profile} profile"]
+    bits = [f"{profile} profile"] + [f"{k}={v}" for k, v in sorted((overrides or {}).items())]
     bits += [f"{k}={v}" for k, v in sorted(cfg.items()) if k in DEFAULT_CONFIG and v != DEFAULT_CONFIG[k]]
     if n_synthetic is not None:
         bits.append(f"n_syn={n_synthetic:,}")
@@ -50,7 +52,8 @@ def make_label(method: str, profile: str, task_config: dict | None = None, n_syn
 def row_label(rec: dict) -> str:
     n, n_train = rec.get("n_samples"), rec["task"].get("n_train")
     n = n if n and n_train and n != n_train else None
-    return make_label(rec["method"]["name"], rec["method"]["profile"], rec["task"]["config"], n)
+    return make_label(rec["method"]["name"], rec["method"]["profile"], rec["task"]["config"], n,
+                      rec["method"].get("overrides"))
 
 
 def group(records) -> dict:

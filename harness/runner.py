@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import harness
+from harness.api import DataError
 from harness.store import SCHEMA, Store, job_id
 from tasks.base import describe_splits, frame_hash
 
@@ -83,12 +84,20 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
     jobs = [(m, s) for m in method_names for s in seeds]
     for name, seed in tqdm(jobs, desc=f"{task.name}", disable=quiet or len(jobs) < 2, unit="job"):
         cls = classes[name]
-        params = dict((overrides or {}).get(name, {}))
+        user = dict((overrides or {}).get(name, {}))
+        params = dict(user)
         if "seed" in cls._param_names():
             params["seed"] = seed
-        method = cls.from_profile(profile, **params)
+        try:
+            method = cls.from_profile(profile, **params)
+        except (TypeError, ValueError) as e:
+            if not user:
+                raise
+            raise DataError(f"--set for {name}: {e}") from e
         n = n_samples or method.sample_budget(len(splits.train))
         method_desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
+        if user:                          # only when given, so records without overrides keep their job ids
+            method_desc["overrides"] = user
         jid = job_id(task_desc, method_desc, seed, n)
         old = store.read(task.name, name, jid) or archived(task.name, name, jid)
         if old and old["status"] == "ok" and not force:

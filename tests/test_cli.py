@@ -47,6 +47,30 @@ def test_csv_task_end_to_end(tmp_path):
     assert len(recs) == 2
 
 
+@pytest.mark.parametrize("setting,needle", [
+    ("smote.nope=1", "unknown params ['nope']"),
+    ("tvae.epochs=1", "'tvae' is not one of --methods"),
+    ("smote", "expected METHOD.PARAM=VALUE"),
+])
+def test_bad_set_is_one_line_and_exit_2(tmp_path, setting, needle):
+    (tmp_path / "ok.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    r = harness("run", "--task", "csv", "--data", str(tmp_path / "ok.csv"), "--target", "y", "--methods", "smote",
+                "--set", setting, "--store", str(tmp_path / "runs"), "--no-leaderboard")
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_set_overrides_a_param_and_is_recorded(tmp_path):
+    rows = "".join(f"{i % 7}.5,{['a', 'b'][i % 2]},{int(i % 3 == 0)}\n" for i in range(120))
+    (tmp_path / "t.csv").write_text("x,c,y\n" + rows)
+    r = harness("run", "--task", "csv", "--data", str(tmp_path / "t.csv"), "--target", "y", "--methods", "smote",
+                "--set", "smote.k_neighbors=3", "--store", str(tmp_path / "runs"), "--quiet", "--no-leaderboard")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(next((tmp_path / "runs").glob("csv/smote/*/record.json")).read_text())
+    assert rec["method"]["params"]["k_neighbors"] == 3 and rec["method"]["overrides"] == {"k_neighbors": 3}
+    from harness.leaderboard import row_label
+    assert row_label(rec) == "smote (cpu profile, k_neighbors=3)"
+
+
 def test_smoke_run_writes_records_and_leaderboard(tmp_path):
     """The issue's end-to-end smoke run on the real adult table."""
     store = tmp_path / "runs"

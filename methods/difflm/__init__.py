@@ -100,8 +100,14 @@ class DiffLMMethod(Method):
 
     @classmethod
     def from_profile(cls, profile: str, **overrides):
-        cfg = replace(PROFILES.get(profile, DiffLMConfig()), **cls.variant)
-        return cls(config=asdict(cfg), **overrides)
+        """Overrides may name DiffLMConfig fields (e.g. decoding="free") as well as __init__ params."""
+        fields = set(DiffLMConfig.__dataclass_fields__)
+        unknown = set(overrides) - fields - set(cls._param_names())
+        if unknown:
+            raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; config fields are {sorted(fields)}")
+        cfg = replace(PROFILES.get(profile, DiffLMConfig()), **cls.variant,
+                      **{k: v for k, v in overrides.items() if k in fields})
+        return cls(config=asdict(cfg), **{k: v for k, v in overrides.items() if k not in fields})
 
     def cfg(self) -> DiffLMConfig:
         return DiffLMConfig(**(self.config or {}))
