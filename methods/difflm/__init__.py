@@ -64,7 +64,12 @@ PROFILES = {
                           max_train_rows=64, diff_dim_t=32, diff_blocks=1, diff_epochs=20, diff_steps=8,
                           max_new_tokens=96, gen_batch_size=32, max_attempts_factor=3, lr=1e-3,
                           decoding="constrained", max_digits=3),   # a random tiny LLM never writes valid JSON by itself
-    "cpu": DiffLMConfig(),
+    # Sized from measurements on 2 CPU cores: a VAE step (16 adult rows, SmolLM2 forward + backward to the soft
+    # prompt, MiniLM forward + backward) takes ~15-20 s, decoding gives ~1-1.5 rows/s. 512 rows x 2 epochs
+    # and 1,000 sampled rows keep adult near 35 min end to end; schema-constrained decoding because a VAE
+    # trained this briefly rarely writes the exact JSON by itself (free decoding: --set difflm.decoding=free).
+    "cpu": DiffLMConfig(max_train_rows=512, epochs=2, lr=5e-4, max_sample_rows=1000, gen_batch_size=48,
+                        decoding="constrained", max_digits=7),
     "paper": DiffLMConfig(encoder="bert-base-uncased", decoder="mistralai/Mistral-7B-Instruct-v0.3", d_z=1024,
                           k=64, n_prefix=0, pooling="cls", epochs=200, batch_size=32, lr=1e-5, max_train_rows=None,
                           beta_patience=5, stop_patience=20, diff_dim_t=4096, diff_blocks=5, diff_epochs=10000,
@@ -130,6 +135,11 @@ class DiffLMMethod(Method):
 
         vae = build_vae(cfg, device)
         self.meta_, self.vae_, self.device_ = metadata, vae, device
+        # A batch decodes until its slowest row ends, so one runaway row costs the whole batch: in free mode
+        # stop rows at 1.25x the longest training text. (The constrained grammar bounds the length itself.)
+        longest = max(len(vae.llm_tok(t, add_special_tokens=False).input_ids) for t in texts)
+        self.max_new_tokens_ = (cfg.max_new_tokens if cfg.decoding == "constrained" else
+                                min(cfg.max_new_tokens, int(1.25 * longest) + 8))
         ckpt_dir = self._checkpoint_dir(texts)
         self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         mu = self._encode_all(vae, texts, cfg)
@@ -294,7 +304,7 @@ class DiffLMMethod(Method):
             b = min(cfg.gen_batch_size, max(n - len(rows), 1) * 2)
             z = self._prior(b, cfg, gen)
             with self._autocast():
-                texts = self.vae_.generate(z, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                texts = self.vae_.generate(z, max_new_tokens=self.max_new_tokens_, temperature=cfg.temperature,
                                            generator=gen, constraint=constraint)
             for t in texts:
                 p = parse_record(t, meta)
