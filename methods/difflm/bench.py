@@ -10,14 +10,16 @@ import time
 
 import torch
 
-from methods.difflm import PROFILES, DiffLMConfig, autocast_for, build_vae
+from methods.difflm import DiffLMConfig, autocast_for, build_vae
 from methods.difflm.text import frame_to_texts, parse_record
 
 
-def run(splits, *, profile: str = "cpu", steps: int = 5, n_generate: int = 32, method: str = "difflm") -> dict:
+def run(splits, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16, method: str = "difflm") -> dict:
     from methods.difflm.constrained import SchemaConstraint
 
-    cfg: DiffLMConfig = PROFILES[profile]
+    from methods import METHODS
+
+    cfg: DiffLMConfig = METHODS.get(method).from_profile(profile).cfg()     # the variant's injector etc.
     meta = splits.metadata
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     texts = frame_to_texts(splits.train.sample(n=steps * cfg.batch_size, random_state=0, replace=True), meta)
@@ -40,12 +42,14 @@ def run(splits, *, profile: str = "cpu", steps: int = 5, n_generate: int = 32, m
     train_s = time.perf_counter() - t
     out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
            "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
+    longest = max(len(ltok(t, add_special_tokens=False).input_ids) for t in texts)
+    max_new = min(cfg.max_new_tokens, int(1.25 * longest) + 8)        # as fit() caps free decoding
     for mode in ("free", "constrained"):
         constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size, cfg.max_digits) if mode == "constrained" else None
         z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
         t = time.perf_counter()
         with autocast:
-            gen = vae.generate(z, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+            gen = vae.generate(z, max_new_tokens=max_new, temperature=cfg.temperature,
                                generator=torch.Generator().manual_seed(0), constraint=constraint)
         s = time.perf_counter() - t
         n_gen_tokens = sum(len(ltok(g, add_special_tokens=False).input_ids) + 1 for g in gen)
