@@ -11,6 +11,7 @@ for _name, _target in {
     "ctgan": "methods.ctgan:CTGANMethod",
     "tvae": "methods.tvae:TVAEMethod",
     "tabsyn": "methods.tabsyn:TabSynMethod",
+    "great": "methods.great:GReaTMethod",
     "difflm": "methods.difflm:DiffLMMethod",
     "difflm-memory": "methods.difflm:DiffLMMemory",
     "difflm-embed": "methods.difflm:DiffLMEmbed",
