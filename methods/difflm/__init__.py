@@ -183,7 +183,8 @@ class DiffLMMethod(Method):
             gen.set_state(state["torch_gen"])
             torch.set_rng_state(state["torch_global"])      # encoder dropout draws from the global generator
             history, best_state, step, start = state["history"], state["best"], state["step"], state["epoch"]
-            tqdm.write(f"difflm: resuming the VAE after epoch {start} from {last}")
+            done = state["epoch"] >= cfg.epochs or schedule.should_stop
+            tqdm.write(f"difflm: {'reusing the trained' if done else f'resuming after epoch {start} the'} VAE in {last}")
         for epoch in range(start, cfg.epochs):
             if schedule.should_stop:
                 break
@@ -308,10 +309,12 @@ class DiffLMMethod(Method):
                                            generator=gen, constraint=constraint)
             for t in texts:
                 p = parse_record(t, meta)
-                if p.ok and len(rows) < n:
-                    rows.append(p.row)
-                    bar.update(1)
-                elif not p.ok:
+                if p.ok:
+                    state["parsed_ok"] = state.get("parsed_ok", 0) + 1    # rows past n count for the rate too
+                    if len(rows) < n:
+                        rows.append(p.row)
+                        bar.update(1)
+                else:
                     key = p.reason.split(":")[0]
                     reasons[key] = reasons.get(key, 0) + 1
             state["decoded"] += len(texts)
@@ -322,7 +325,7 @@ class DiffLMMethod(Method):
         bar.close()
         valid, decoded = len(rows), state["decoded"]
         self.sampling_ = {"decoding": cfg.decoding, "requested": n, "valid": valid, "decoded": decoded,
-                          "valid_rate": valid / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
+                          "valid_rate": state.get("parsed_ok", valid) / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
                           "seconds": round(state["seconds"], 1), "invalid_reasons": reasons}
         if valid < n:
             raise RuntimeError(f"only {valid} valid rows out of {decoded} decoded (need {n}); "
