@@ -161,7 +161,7 @@ def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
         lines += ["", "## Training curves (paper Figure 3)", "",
                   "Per-epoch reconstruction loss (train and validation), KL and β of the VAE, drawn from each record:", ""]
         lines += [f"- {row_label(r)}, {r['task']['name']}, seed {r['seed']}: "
-                  f"[{figure_path(r).name}](figures/{figure_path(r).name})" for r in figures]
+                  f"[{figure_path(r, out_dir).name}](figures/{figure_path(r, out_dir).name})" for r in figures]
 
     notes = paper_notes()
     lines += ["", "## Our Real row against the paper's", ""]

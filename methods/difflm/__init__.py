@@ -88,6 +88,16 @@ def build_vae(cfg: DiffLMConfig, device: torch.device):
                    n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
 
 
+def decode_limit(cfg: DiffLMConfig, decoding: str, tok, texts: list[str]) -> int:
+    """max_new_tokens for generation. A batch decodes until its slowest row ends, so one runaway row costs
+    the whole batch: in free mode stop rows at 1.25x the longest training text. (The constrained grammar
+    bounds the length itself.)"""
+    if decoding == "constrained":
+        return cfg.max_new_tokens
+    longest = max(len(tok(t, add_special_tokens=False).input_ids) for t in texts)
+    return min(cfg.max_new_tokens, int(1.25 * longest) + 8)
+
+
 def autocast_for(device: torch.device):
     """bf16 autocast on CUDA; plain float32 on CPU (bf16 is far slower there)."""
     if device.type == "cuda":
@@ -135,12 +145,8 @@ class DiffLMMethod(Method):
 
         vae = build_vae(cfg, device)
         self.meta_, self.vae_, self.device_ = metadata, vae, device
-        # A batch decodes until its slowest row ends, so one runaway row costs the whole batch: in free mode
-        # stop rows at 1.25x the longest training text. (The constrained grammar bounds the length itself.)
-        longest = max(len(vae.llm_tok(t, add_special_tokens=False).input_ids) for t in texts)
-        self.max_new_tokens_ = (cfg.max_new_tokens if cfg.decoding == "constrained" else
-                                min(cfg.max_new_tokens, int(1.25 * longest) + 8))
-        ckpt_dir = self._checkpoint_dir(texts)
+        self.max_new_tokens_ = decode_limit(cfg, cfg.decoding, vae.llm_tok, texts)
+        ckpt_dir = self._checkpoint_dir(cfg, texts)
         self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         mu = self._encode_all(vae, texts, cfg)
         self.latent_mean_ = mu.mean(0, keepdim=True)
@@ -153,12 +159,12 @@ class DiffLMMethod(Method):
         cap = self.cfg().max_sample_rows
         return min(n_default, cap) if cap else n_default
 
-    def _checkpoint_dir(self, texts: list[str]) -> Path | None:
+    def _checkpoint_dir(self, cfg: DiffLMConfig, texts: list[str]) -> Path | None:
         """Where the VAE's epochs are saved: shared by every job that trains the same VAE (see checkpoint.py)."""
         from methods.difflm.checkpoint import vae_key
 
         root = self.cache_dir or self.work_dir
-        return None if root is None else Path(root) / "difflm-vae" / vae_key(self.config or asdict(self.cfg()), self.seed, texts)
+        return None if root is None else Path(root) / "difflm-vae" / vae_key(asdict(cfg), self.seed, texts)
 
     def _autocast(self):
         return autocast_for(self.device_)
@@ -289,9 +295,9 @@ class DiffLMMethod(Method):
         self._check_fitted()
         cfg, meta = self.cfg(), self.meta_
         progress = Path(self.work_dir) / f"sampling-{n}-{seed}.json" if self.work_dir else None
-        state = {"rows": [], "decoded": 0, "batches": 0, "seconds": 0.0, "reasons": {}}
+        state = {"rows": [], "decoded": 0, "parsed_ok": 0, "batches": 0, "seconds": 0.0, "reasons": {}}
         if progress is not None and progress.exists():
-            state = json.loads(progress.read_text())
+            state.update(json.loads(progress.read_text()))
             tqdm.write(f"difflm: resuming sampling with {len(state['rows'])} valid rows from {progress}")
         rows, reasons = state["rows"], state["reasons"]
         constraint = None
@@ -310,7 +316,7 @@ class DiffLMMethod(Method):
             for t in texts:
                 p = parse_record(t, meta)
                 if p.ok:
-                    state["parsed_ok"] = state.get("parsed_ok", 0) + 1    # rows past n count for the rate too
+                    state["parsed_ok"] += 1                # rows past n count for the rate too
                     if len(rows) < n:
                         rows.append(p.row)
                         bar.update(1)
@@ -325,7 +331,7 @@ class DiffLMMethod(Method):
         bar.close()
         valid, decoded = len(rows), state["decoded"]
         self.sampling_ = {"decoding": cfg.decoding, "requested": n, "valid": valid, "decoded": decoded,
-                          "valid_rate": state.get("parsed_ok", valid) / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
+                          "valid_rate": state["parsed_ok"] / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
                           "seconds": round(state["seconds"], 1), "invalid_reasons": reasons}
         if valid < n:
             raise RuntimeError(f"only {valid} valid rows out of {decoded} decoded (need {n}); "
