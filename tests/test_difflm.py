@@ -116,3 +116,24 @@ def test_constrained_decoding_always_parses(tiny_models):
     finished = [t for t in out if t.endswith("}")]
     assert finished and all(parse_record(t, META).ok for t in finished)
     assert all(list(json.loads(t)) == META.columns for t in finished)
+
+
+def test_number_formats_shape_the_grammar(tiny_models):
+    """An integer column seen with at most 2 digits admits only such integers, so rows stay short."""
+    from methods.difflm.constrained import SchemaConstraint, number_formats, row_grammar
+    from methods.difflm.vae import TextVAE
+    texts = ['{"age": 37, "job": "clerk", "y": "True"}', '{"age": 5, "job": "?", "y": "False"}']
+    fmt = number_formats(texts, META)["age"]
+    assert (fmt.signed, fmt.int_digits, fmt.frac_digits, fmt.exponent) == (False, 2, 0, False)
+    floats = number_formats(['{"age": -0.125, "job": "?", "y": "True"}', '{"age": 1e-05, "job": "?", "y": "True"}'], META)
+    assert floats["age"].signed and floats["age"].frac_digits == 3 and floats["age"].exponent
+    assert "." not in row_grammar(META, formats={"age": fmt}).splitlines()[1]
+    llm, ltok, enc, etok, h = tiny_models
+    vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector="prompt", k=3, n_prefix=0)
+    c = SchemaConstraint(META, ltok, llm.config.vocab_size, formats={"age": fmt})
+    out = vae.generate(torch.randn(6, 8), max_new_tokens=80, generator=torch.Generator().manual_seed(0), constraint=c)
+    finished = [t for t in out if t.endswith("}")]
+    assert finished
+    for t in finished:
+        age = json.loads(t)["age"]
+        assert isinstance(age, int) and 0 <= age < 100

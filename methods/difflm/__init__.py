@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from harness.api import Method, TableMetadata
 from harness.store import write_json_atomic
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
+from methods.difflm.constrained import SchemaConstraint, number_formats
 from methods.difflm.text import frame_to_texts, parse_record
 
 
@@ -139,6 +140,8 @@ class DiffLMMethod(Method):
         if cfg.max_train_rows and len(rows) > cfg.max_train_rows:
             rows = rows.iloc[rng.choice(len(rows), cfg.max_train_rows, replace=False)].reset_index(drop=True)
         texts = frame_to_texts(rows, metadata)
+        # Number shapes from every training row (not just the subsample): the constrained grammar's bounds.
+        self.num_formats_ = number_formats(frame_to_texts(train[metadata.columns], metadata), metadata)
         perm = rng.permutation(len(texts))
         n_val = max(1, int(len(texts) * cfg.val_fraction))
         val_texts, train_texts = [texts[i] for i in perm[:n_val]], [texts[i] for i in perm[n_val:]]
@@ -302,8 +305,8 @@ class DiffLMMethod(Method):
         rows, reasons = state["rows"], state["reasons"]
         constraint = None
         if cfg.decoding == "constrained":
-            from methods.difflm.constrained import SchemaConstraint
-            constraint = SchemaConstraint(meta, self.vae_.llm_tok, self.vae_.llm.config.vocab_size, cfg.max_digits)
+            constraint = SchemaConstraint(meta, self.vae_.llm_tok, self.vae_.llm.config.vocab_size, cfg.max_digits,
+                                          self.num_formats_)
         bar = tqdm(total=n, initial=len(rows), desc="difflm sampling (valid rows)", leave=False)
         while len(rows) < n and state["decoded"] < n * cfg.max_attempts_factor:
             t0 = time.perf_counter()

@@ -15,7 +15,7 @@ from methods.difflm.text import frame_to_texts, parse_record
 
 
 def run(splits, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16, method: str = "difflm") -> dict:
-    from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.constrained import SchemaConstraint, number_formats
 
     from methods import METHODS
 
@@ -43,7 +43,8 @@ def run(splits, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16, m
     out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
            "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
     for mode in ("free", "constrained"):
-        constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size, cfg.max_digits) if mode == "constrained" else None
+        constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size, cfg.max_digits,
+                                      number_formats(texts, meta)) if mode == "constrained" else None
         z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
         t = time.perf_counter()
         with autocast:

@@ -1,5 +1,6 @@
 """Schema-constrained decoding with xgrammar: keys and punctuation forced, categorical values restricted to
-the training vocabulary, numbers to a numeric pattern. Every finished row then parses.
+the training vocabulary, numbers to a numeric pattern shaped like each column's training values (sign,
+digits, fraction, exponent). Every finished row then parses, and every row is bounded in length.
 
 The grammar spells a row exactly as `text.row_to_text` does, so constrained and free decoding see
 the same format the VAE was trained on.
@@ -7,31 +8,70 @@ the same format the VAE was trained on.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import torch
 
 from harness.api import TableMetadata
 
 
+@dataclass(frozen=True)
+class NumberFormat:
+    signed: bool
+    int_digits: int
+    frac_digits: int
+    exponent: bool
 
-def number_rule(max_digits: int = 15) -> str:
+
+def number_rule(max_digits: int = 15, name: str = "num", fmt: NumberFormat | None = None) -> str:
     """JSON numbers (no leading zeros) with at most `max_digits` integer and fraction digits and a
-    2-digit exponent, so every match is finite."""
-    return (f'num ::= "-"? ("0" | [1-9] [0-9]{{0,{max_digits - 1}}}) ("." [0-9]{{1,{max_digits}}})? '
-            '([eE] [-+]? [0-9]{1,2})?')
+    2-digit exponent, so every match is finite. With a column's `fmt` (what its training values look
+    like), the rule allows only that: a sign if a value was negative, as many integer/fraction digits as
+    the longest value had, an exponent if one was written. Without this an integer column such as
+    adult's `age` admits 7+7 digits and an exponent, and a decoder fed an unusual z (difflm-nodiff)
+    spends its token budget on long numbers and never closes the row."""
+    f = fmt or NumberFormat(True, max_digits, max_digits, True)
+    i, d = max(1, min(f.int_digits, max_digits)), min(f.frac_digits, max_digits)
+    sign = '"-"? ' if f.signed else ""
+    more = f" [0-9]{{0,{i - 1}}}" if i > 1 else ""
+    rule = f'{name} ::= {sign}("0" | [1-9]{more})'
+    if d:
+        rule += f' ("." [0-9]{{1,{d}}})?'
+    if f.exponent:
+        rule += ' ([eE] [-+]? [0-9]{1,2})?'
+    return rule
+
+
+def number_formats(texts: list[str], meta: TableMetadata) -> dict[str, NumberFormat]:
+    """Per numerical column, the shape of its values as `text.row_to_text` wrote them in training."""
+    seen = {c: [] for c in meta.numerical}
+    for t in texts:
+        obj = json.loads(t)
+        for c in meta.numerical:
+            if obj.get(c) is not None:
+                seen[c].append(json.dumps(obj[c]))
+    out = {}
+    for c, vals in seen.items():
+        mant = [v.lstrip("-").lower().split("e")[0] for v in vals] or ["0"]
+        out[c] = NumberFormat(signed=any(v.startswith("-") for v in vals),
+                              int_digits=max(len(m.split(".")[0]) for m in mant),
+                              frac_digits=max((len(m.split(".")[1]) if "." in m else 0) for m in mant),
+                              exponent=any("e" in v.lower() for v in vals))
+    return out
 
 
 def _lit(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def row_grammar(meta: TableMetadata, max_digits: int = 15) -> str:
-    parts, rules = [], [number_rule(max_digits)]
+def row_grammar(meta: TableMetadata, max_digits: int = 15, formats: dict[str, NumberFormat] | None = None) -> str:
+    parts, rules = [], []
     for i, c in enumerate(meta.columns):
         sep = "{" if i == 0 else ", "
         parts.append(_lit(sep + json.dumps(c, ensure_ascii=False) + ": "))
         if c in meta.numerical:
-            parts.append("num")
+            rules.append(number_rule(max_digits, f"num{i}", (formats or {}).get(c)))
+            parts.append(f"num{i}")
         else:
             alts = " | ".join(_lit(json.dumps(v, ensure_ascii=False)) for v in meta.categories[c])
             rules.append(f"cat{i} ::= {alts}")
@@ -42,12 +82,13 @@ def row_grammar(meta: TableMetadata, max_digits: int = 15) -> str:
 class SchemaConstraint:
     """Per-row grammar matchers driving a token bitmask; `mask` before sampling, `accept` after."""
 
-    def __init__(self, meta: TableMetadata, tokenizer, vocab_size: int, max_digits: int = 15):
+    def __init__(self, meta: TableMetadata, tokenizer, vocab_size: int, max_digits: int = 15,
+                 formats: dict[str, NumberFormat] | None = None):
         import xgrammar as xgr
 
         self.xgr = xgr
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
-        self.compiled = xgr.GrammarCompiler(info).compile_grammar(row_grammar(meta, max_digits))
+        self.compiled = xgr.GrammarCompiler(info).compile_grammar(row_grammar(meta, max_digits, formats))
         self.vocab_size = vocab_size
 
     def start(self, n: int):
