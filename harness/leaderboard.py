@@ -144,16 +144,22 @@ def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
                 f"{mean_std([x['dcr_median'] for x in m], 3)} ({m[0]['dcr_real_test_median']:.3f}) | "
                 f"{ts('fit')} | {ts('sample')} | {ts('score')} | {where(recs)} |")
 
+    def llm_name(rec: dict) -> str:
+        # Records written before methods reported `sampling.llm` carry the model only in their params.
+        p = rec["method"].get("params", {})
+        return (rec["method"]["extra"]["sampling"].get("llm") or p.get("llm")
+                or (p.get("config") or {}).get("decoder") or "—")
+
     llm_rows = [(label, t, recs) for (label, t), recs in sorted(groups.items())
                 if recs[0]["method"].get("extra", {}).get("sampling")]
     if llm_rows:
         lines += ["", "## LLM generators: decoding cost", "",
                   "Valid-row rate: parsed-and-accepted rows / decoded rows. Rows/s: valid rows per second of sampling.",
-                  "", "| method | task | seeds | decoding | valid-row rate | valid rows/s | n_syn | ran on |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "", "| method | task | seeds | LLM | decoding | valid-row rate | valid rows/s | n_syn | ran on |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for label, t, recs in llm_rows:
             smp = [r["method"]["extra"]["sampling"] for r in recs]
-            lines.append(f"| {label} | {t} | {len(recs)} | {smp[0].get('decoding', 'free')} | "
+            lines.append(f"| {label} | {t} | {len(recs)} | {llm_name(recs[0])} | {smp[0].get('decoding', 'free')} | "
                          f"{mean_std([x['valid_rate'] for x in smp], 3)} | "
                          f"{mean_std([x['valid_rows_per_s'] for x in smp], 2)} | {recs[0].get('n_samples', 0):,} | {where(recs)} |")
     figures = [r for recs in groups.values() for r in recs if figure_path(r, out_dir).exists()]

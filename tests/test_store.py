@@ -45,7 +45,7 @@ def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     store = Store(tmp_path / "runs")
     rec = fake("adult", "difflm", 0, 0.85, 5.0)
     rec["task"]["n_train"], rec["n_samples"] = 29304, 2000
-    rec["method"]["extra"] = {"sampling": {"decoding": "free", "valid_rate": 0.9, "valid_rows_per_s": 1.5},
+    rec["method"]["extra"] = {"sampling": {"decoding": "free", "llm": "smollm2", "valid_rate": 0.9, "valid_rows_per_s": 1.5},
                               "vae_history": [{"epoch": e, "train_rec": 1 / e, "val_rec": 1.1 / e, "train_kl": 0.1,
                                                "beta": 0.1 * 0.7 ** e} for e in (1, 2, 3)]}
     store.write(rec)
@@ -53,6 +53,6 @@ def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     written = write_all(store, out_dir=out)
     text = (out / "tabular.md").read_text()
     assert "| ours: difflm (cpu profile, n_syn=2,000) | 0.850 |" in text
-    assert "| difflm (cpu profile, n_syn=2,000) | adult | 1 | free | 0.900 | 1.50 | 2,000 |" in text
+    assert "| difflm (cpu profile, n_syn=2,000) | adult | 1 | smollm2 | free | 0.900 | 1.50 | 2,000 |" in text
     pngs = [p for p in written if p.suffix == ".png"]
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and f"(figures/{pngs[0].name})" in text

@@ -333,7 +333,7 @@ class DiffLMMethod(Method):
                 write_json_atomic(progress, state)
         bar.close()
         valid, decoded = len(rows), state["decoded"]
-        self.sampling_ = {"decoding": cfg.decoding, "requested": n, "valid": valid, "decoded": decoded,
+        self.sampling_ = {"decoding": cfg.decoding, "llm": cfg.decoder, "requested": n, "valid": valid, "decoded": decoded,
                           "valid_rate": state["parsed_ok"] / max(decoded, 1), "valid_rows_per_s": valid / max(state["seconds"], 1e-9),
                           "seconds": round(state["seconds"], 1), "invalid_reasons": reasons}
         if valid < n:

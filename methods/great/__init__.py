@@ -325,7 +325,7 @@ class GReaTMethod(Method):
         # be-great's start sampler: "target is v," with v from the target's training distribution
         start = great._get_start_sampler(great.conditional_col, great.conditional_col_dist)
         stop_ids = sorted({i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None})
-        rows, decoded, reasons = [], 0, {}
+        rows, decoded, parsed_ok, reasons = [], 0, 0, {}
         limit = max(n * MAX_DECODED_PER_ROW, 4 * self.sample_batch_size)
         t0 = time.perf_counter()
         py_state = random.getstate()      # be-great's start sampler draws from the global `random`
@@ -351,7 +351,9 @@ class GReaTMethod(Method):
                         row, why = self._parse(rec)
                         if row is None:
                             reasons[why] = reasons.get(why, 0) + 1
-                        elif len(rows) < n:
+                            continue
+                        parsed_ok += 1            # rows past n count for the rate too (as DiffLM's)
+                        if len(rows) < n:
                             rows.append(row)
                             bar.update(1)
                     if decoded >= 4 * self.sample_batch_size and not rows:
@@ -360,8 +362,8 @@ class GReaTMethod(Method):
             bar.close()
             random.setstate(py_state)
         elapsed = time.perf_counter() - t0
-        self.sampling_ = {"requested": n, "valid": len(rows), "decoded": decoded,
-                          "valid_rate": len(rows) / max(decoded, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
+        self.sampling_ = {"decoding": "free", "llm": self.llm, "requested": n, "valid": len(rows), "decoded": decoded,
+                          "valid_rate": parsed_ok / max(decoded, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
                           "invalid_reasons": reasons, "sample_s": elapsed}
         if len(rows) < n:
             raise RuntimeError(f"great: only {len(rows)} valid rows out of {decoded} decoded (need {n}); "
