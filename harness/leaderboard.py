@@ -94,6 +94,38 @@ def paper_notes(path: Path = BOARD_DIR / "paper_notes.csv") -> dict:
         return {r["dataset"]: r for r in csv.DictReader(f)}
 
 
+def method_notes(path: Path = BOARD_DIR / "method_notes.csv") -> dict:
+    """(method, task) -> why our row differs from the paper's; written by whoever ran it (task may be "*")."""
+    if not path.exists():
+        return {}
+    with open(path) as f:
+        return {(r["method"], r["task"]): r["why"] for r in csv.DictReader(f)}
+
+
+def against_paper(groups: dict) -> list[str]:
+    """One line per (our row, task) whose method has a paper Table 1 row: the gap in MLE and ρ, and why."""
+    paper = {r["method"].lower(): r for r in paper_rows()}
+    notes = method_notes()
+    out = []
+    for (label, t), recs in sorted(groups.items(), key=lambda kv: (kv[0][0], TABULAR.index(kv[0][1]))):
+        name = recs[0]["method"]["name"]
+        ref = paper.get(name)
+        if ref is None or name == "real":
+            continue
+        mle = [r["metrics"].get("mle") for r in recs]
+        rho = [r["metrics"].get("rho") for r in recs]
+        if any(v is None for v in mle + rho):
+            continue
+        ours_mle, ours_rho = sum(mle) / len(mle), sum(rho) / len(rho)
+        gaps = [f"MLE {ours_mle:.3f} vs {ref[f'{t}_mle']} ({ours_mle - float(ref[f'{t}_mle']):+.3f})"]
+        if ref[f"{t}_rho"] not in ("", "-"):
+            gaps.append(f"ρ {ours_rho:.2f} vs {ref[f'{t}_rho']} ({ours_rho - float(ref[f'{t}_rho']):+.2f})")
+        why = notes.get((name, t)) or notes.get((name, "*"))
+        out.append(f"- **{label}**, {t}, {len(recs)} seed{'s' if len(recs) > 1 else ''}: " + "; ".join(gaps)
+                   + (f". {why}" if why else "."))
+    return out
+
+
 def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
     groups = group(records)
     labels = sorted({label for label, _ in groups}, key=lambda s: (not s.startswith("real"), s))
@@ -169,6 +201,11 @@ def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
         lines += [f"- {row_label(r)}, {r['task']['name']}, seed {r['seed']}: "
                   f"[{figure_path(r, out_dir).name}](figures/{figure_path(r, out_dir).name})" for r in figures]
 
+    versus = against_paper(groups)
+    if versus:
+        lines += ["", "## Our rows against the paper's", "",
+                  "Gap = ours − paper (AUC: higher is better; beijing RMSE and ρ: lower is better). Why, where known,",
+                  "from `leaderboards/method_notes.csv`.", ""] + versus
     notes = paper_notes()
     lines += ["", "## Our Real row against the paper's", ""]
     paper_real = next(r for r in paper_rows() if r["method"] == "Real")

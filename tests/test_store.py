@@ -39,6 +39,19 @@ def test_leaderboard_mean_std_and_paper_rows():
     assert build_tabular(recs) == text        # byte-identical on an unchanged store
 
 
+def test_rows_against_paper_give_the_gap_and_the_note(tmp_path, monkeypatch):
+    import harness.leaderboard as lb
+    notes = tmp_path / "notes.csv"
+    notes.write_text('method,task,why\ntvae,*,"Because of the split."\n')
+    read = lb.method_notes
+    monkeypatch.setattr(lb, "method_notes", lambda: read(notes))
+    recs = [fake("adult", "tvae", s, v, 12.0) for s, v in enumerate([0.86, 0.88])] + [fake("magic", "mine", 0, 0.5, 1.0)]
+    text = build_tabular(recs)
+    assert "- **tvae (cpu profile)**, adult, 2 seeds: MLE 0.870 vs 0.878 (-0.008); ρ 12.00 vs 14.22 (-2.22). " \
+           "Because of the split." in text
+    assert "**mine" not in text                # no paper row, no line
+
+
 def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     from harness.leaderboard import write_all
     pytest.importorskip("matplotlib")
