@@ -37,16 +37,17 @@ class TabSynMethod(Method):
     profiles = {
         "smoke": {"vae_epochs": 4, "diffusion_epochs": 4, "batch_size": 32, "factor": 8, "dim_t": 64,
                   "steps": 8, "beta_patience": 2, "patience": 3},
-        # `cpu` fits Adult (29,304 rows: 26,374 VAE-train + 2,930 validation; 6 numerics + 9 categoricals,
-        # latent 60) in ≈ 39 min on 2 idle CPU cores. Estimated from timed training steps on an
-        # Adult-shaped random table (batch 4096, torch 2 threads, pinned to 2 idle cores of a Xeon server):
-        #   VAE      0.55 s/step × 7 steps + validation ≈ 4.0 s/epoch  × 250 epochs ≈ 17 min
-        #   EDM 512  0.33 s/step × 7.2 steps           ≈ 2.35 s/epoch × 500 epochs ≈ 20 min
-        #   sample   29,304 rows × 99 denoiser calls (0.63 s per 16k rows)         ≈  2 min
-        # The same steps ran 2.7-3× slower on a 2-core AMD EPYC VM while another benchmark shared it.
-        # Early stop (patience 100) can only shorten the diffusion stage. (`paper` on one H200: VAE step
-        # 15 ms, EDM-1024 step 6 ms → ≈ 7 min + ≤ 8 min.)
-        "cpu": {"vae_epochs": 250, "diffusion_epochs": 500, "batch_size": 4096, "dim_t": 512, "patience": 100},
+        # `cpu` is sized for Adult (29,304 rows: 26,374 VAE-train + 2,930 validation; 6 numerics + 9
+        # categoricals, latent 60) on 2 idle CPU cores. Measured (record d5cd25c0ecae, 2026-11-29) with the
+        # first sizing, batch 4096 × (250 VAE + 500 EDM epochs): VAE 4.7 s/epoch, EDM-512 3.8 s/epoch,
+        # sampling 29,304 rows 147 s, scoring 31 s: 54 min in all, MLE 0.908, ρ 2.16 %; the VAE's
+        # validation CE and the EDM loss were both still falling at the last epoch, i.e. the run was
+        # short of *updates* (1,750 VAE / 3,600 EDM steps). Per-row cost hardly depends on the batch on a
+        # CPU, so batch 1024 gives 4× the updates per second: 150 VAE epochs (≈ 3,900 steps, ≈ 12 min) +
+        # 300 EDM epochs (≈ 8,700 steps, ≈ 19 min) + sampling and scoring (≈ 3 min) ≈ 35 min.
+        # The original's batch 4096 stays in `paper` (one H200: VAE step 15 ms, EDM-1024 step 6 ms →
+        # ≈ 7 min + ≤ 8 min). Early stop (patience 100) can only shorten the diffusion stage.
+        "cpu": {"vae_epochs": 150, "diffusion_epochs": 300, "batch_size": 1024, "dim_t": 512, "patience": 100},
         "paper": {"vae_epochs": 4000, "diffusion_epochs": 10001, "batch_size": 4096, "dim_t": 1024, "patience": 500},
     }
 
