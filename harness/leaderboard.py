@@ -56,12 +56,38 @@ def row_label(rec: dict) -> str:
                       rec["method"].get("overrides"))
 
 
+def _flat_params(rec: dict) -> dict:
+    """A record's method params without the seed; one nested dict (DiffLM's config) is flattened."""
+    flat = {}
+    for k, v in rec["method"].get("params", {}).items():
+        if k != "seed":
+            flat.update(v if isinstance(v, dict) else {k: v})
+    return flat
+
+
+def labels(records) -> dict:
+    """job_id -> row name. Runs that share a name but not their params (a profile was resized between
+    them) must not be averaged as seeds of one row: each such name gets the params that differ."""
+    base = {r["job_id"]: row_label(r) for r in records}
+    by_name = defaultdict(dict)
+    for r in records:
+        by_name[base[r["job_id"]]][r["job_id"]] = _flat_params(r)
+    out = dict(base)
+    for name, flats in by_name.items():
+        differ = sorted({k for f in flats.values() for k in f
+                         if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1})
+        for jid, f in flats.items():
+            if differ:
+                out[jid] = name[:-1] + ", " + ", ".join(f"{k}={f.get(k)}" for k in differ) + ")"
+    return out
+
+
 def group(records) -> dict:
     """(label, task) -> list of ok records, one per seed (the newest record wins per job_id)."""
-    out = defaultdict(dict)
-    for rec in records:
-        if rec["status"] == "ok" and rec["task"]["name"] in TABULAR:
-            out[(row_label(rec), rec["task"]["name"])][rec["job_id"]] = rec
+    ok = [r for r in records if r["status"] == "ok" and r["task"]["name"] in TABULAR]
+    names, out = labels(ok), defaultdict(dict)
+    for rec in ok:
+        out[(names[rec["job_id"]], rec["task"]["name"])][rec["job_id"]] = rec
     return {k: sorted(v.values(), key=lambda r: r["seed"]) for k, v in out.items()}
 
 
@@ -194,12 +220,12 @@ def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
             lines.append(f"| {label} | {t} | {len(recs)} | {llm_name(recs[0])} | {smp[0].get('decoding', 'free')} | "
                          f"{mean_std([x['valid_rate'] for x in smp], 3)} | "
                          f"{mean_std([x['valid_rows_per_s'] for x in smp], 2)} | {recs[0].get('n_samples', 0):,} | {where(recs)} |")
-    figures = [r for recs in groups.values() for r in recs if figure_path(r, out_dir).exists()]
+    figures = [(label, r) for (label, _), recs in groups.items() for r in recs if figure_path(r, out_dir).exists()]
     if figures:
         lines += ["", "## Training curves (paper Figure 3)", "",
                   "Per-epoch reconstruction loss (train and validation), KL and β of the VAE, drawn from each record:", ""]
-        lines += [f"- {row_label(r)}, {r['task']['name']}, seed {r['seed']}: "
-                  f"[{figure_path(r, out_dir).name}](figures/{figure_path(r, out_dir).name})" for r in figures]
+        lines += [f"- {label}, {r['task']['name']}, seed {r['seed']}: "
+                  f"[{figure_path(r, out_dir).name}](figures/{figure_path(r, out_dir).name})" for label, r in figures]
 
     versus = against_paper(groups)
     if versus:

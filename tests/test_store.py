@@ -39,6 +39,20 @@ def test_leaderboard_mean_std_and_paper_rows():
     assert build_tabular(recs) == text        # byte-identical on an unchanged store
 
 
+def test_runs_with_different_params_are_not_averaged_as_seeds():
+    old = fake("adult", "tabsyn", 0, 0.90, 2.2)
+    new = [fake("adult", "tabsyn", s, 0.91, 1.0) for s in (0, 1)]
+    old["method"]["params"] = {"batch_size": 4096, "lr": 1e-3, "seed": 0}
+    for r in new:
+        r["job_id"] += "new"
+        r["method"]["params"] = {"batch_size": 1024, "lr": 1e-3, "seed": r["seed"]}
+    text = build_tabular([old, *new])
+    assert "| ours: tabsyn (cpu profile, batch_size=4096) | 0.900 | 2.20 |" in text
+    assert "| ours: tabsyn (cpu profile, batch_size=1024) | 0.910 ± 0.000 | 1.00 ± 0.00 |" in text
+    same = build_tabular(new)                  # one param set: the plain name
+    assert "| ours: tabsyn (cpu profile) | 0.910 ± 0.000 |" in same
+
+
 def test_rows_against_paper_give_the_gap_and_the_note(tmp_path, monkeypatch):
     import harness.leaderboard as lb
     notes = tmp_path / "notes.csv"
