@@ -137,3 +137,14 @@ def test_number_formats_shape_the_grammar(tiny_models):
     for t in finished:
         age = json.loads(t)["age"]
         assert isinstance(age, int) and 0 <= age < 100
+
+
+def test_constrained_limit_is_the_grammars_bound():
+    """Every token is >= 1 byte, so the longest row the grammar admits bounds the tokens a row can take."""
+    from methods.difflm import DiffLMConfig, decode_limit
+    from methods.difflm.constrained import NumberFormat, row_max_bytes
+    fmt = {"age": NumberFormat(False, 2, 0, False)}
+    longest = '{"age": 99, "job": "clerk", "y": "False"}'
+    assert row_max_bytes(META, formats=fmt) == len(longest.encode())
+    assert decode_limit(DiffLMConfig(), "constrained", None, [], META, fmt) == len(longest) + 1
+    assert decode_limit(DiffLMConfig(max_new_tokens=10), "constrained", None, [], META, fmt) == 10

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from harness.api import Method, TableMetadata
 from harness.store import write_json_atomic
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
-from methods.difflm.constrained import SchemaConstraint, number_formats
+from methods.difflm.constrained import SchemaConstraint, number_formats, row_max_bytes
 from methods.difflm.text import frame_to_texts, parse_record
 
 
@@ -53,7 +53,7 @@ class DiffLMConfig:
     temperature: float = 0.5
     decoding: str = "free"            # free (the paper's: decode, parse, filter) | constrained (xgrammar)
     max_digits: int = 15              # constrained mode: digits allowed before and after the decimal point
-    max_new_tokens: int = 256
+    max_new_tokens: int = 512         # cap; free mode stops at 1.25x the longest text, constrained at the grammar's bound
     gen_batch_size: int = 32
     max_attempts_factor: int = 20     # give up after n * this many decoded rows
     max_sample_rows: int | None = None  # rows sampled when the user gives no --n-samples (None: as many as train)
@@ -89,12 +89,15 @@ def build_vae(cfg: DiffLMConfig, device: torch.device):
                    n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
 
 
-def decode_limit(cfg: DiffLMConfig, decoding: str, tok, texts: list[str]) -> int:
+def decode_limit(cfg: DiffLMConfig, decoding: str, tok, texts: list[str], meta: TableMetadata | None = None,
+                 formats: dict | None = None) -> int:
     """max_new_tokens for generation. A batch decodes until its slowest row ends, so one runaway row costs
-    the whole batch: in free mode stop rows at 1.25x the longest training text. (The constrained grammar
-    bounds the length itself.)"""
+    the whole batch: in free mode stop rows at 1.25x the longest training text. In constrained mode the
+    grammar bounds a row (`row_max_bytes`, + 1 for EOS), so a row is never cut unless max_new_tokens is
+    below that bound (the smoke profile's 96 is, on purpose: a random tiny LLM would run to the bound)."""
     if decoding == "constrained":
-        return cfg.max_new_tokens
+        return min(cfg.max_new_tokens, row_max_bytes(meta, cfg.max_digits, formats) + 1) if meta is not None \
+            else cfg.max_new_tokens
     longest = max(len(tok(t, add_special_tokens=False).input_ids) for t in texts)
     return min(cfg.max_new_tokens, int(1.25 * longest) + 8)
 
@@ -148,7 +151,7 @@ class DiffLMMethod(Method):
 
         vae = build_vae(cfg, device)
         self.meta_, self.vae_, self.device_ = metadata, vae, device
-        self.max_new_tokens_ = decode_limit(cfg, cfg.decoding, vae.llm_tok, texts)
+        self.max_new_tokens_ = decode_limit(cfg, cfg.decoding, vae.llm_tok, texts, metadata, self.num_formats_)
         ckpt_dir = self._checkpoint_dir(cfg, texts)
         self.history_ = self._train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         mu = self._encode_all(vae, texts, cfg)

@@ -48,7 +48,7 @@ def run(splits, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16, m
         z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
         t = time.perf_counter()
         with autocast:
-            gen = vae.generate(z, max_new_tokens=decode_limit(cfg, mode, ltok, texts), temperature=cfg.temperature,
+            gen = vae.generate(z, max_new_tokens=decode_limit(cfg, mode, ltok, texts, meta, number_formats(texts, meta)), temperature=cfg.temperature,
                                generator=torch.Generator().manual_seed(0), constraint=constraint)
         s = time.perf_counter() - t
         n_gen_tokens = sum(len(ltok(g, add_special_tokens=False).input_ids) + 1 for g in gen)

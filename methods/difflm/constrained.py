@@ -60,6 +60,22 @@ def number_formats(texts: list[str], meta: TableMetadata) -> dict[str, NumberFor
     return out
 
 
+def row_max_bytes(meta: TableMetadata, max_digits: int = 15, formats: dict[str, NumberFormat] | None = None) -> int:
+    """The longest row the grammar admits, in UTF-8 bytes. Every token is at least one byte, so this
+    bounds the tokens too: a decoder off its training distribution (difflm-nodiff) may spell a category
+    letter by letter, and a token limit below this bound would cut such a row before its closing brace."""
+    n = 1                                                           # "}"
+    for i, c in enumerate(meta.columns):
+        n += len(("{" if i == 0 else ", ").encode()) + len((json.dumps(c, ensure_ascii=False) + ": ").encode())
+        if c in meta.numerical:
+            f = (formats or {}).get(c) or NumberFormat(True, max_digits, max_digits, True)
+            d = min(f.frac_digits, max_digits)
+            n += f.signed + max(1, min(f.int_digits, max_digits)) + (1 + d if d else 0) + (4 if f.exponent else 0)
+        else:
+            n += max(len(json.dumps(v, ensure_ascii=False).encode()) for v in meta.categories[c])
+    return n
+
+
 def _lit(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
