@@ -148,3 +148,11 @@ def test_constrained_limit_is_the_grammars_bound():
     assert row_max_bytes(META, formats=fmt) == len(longest.encode())
     assert decode_limit(DiffLMConfig(), "constrained", None, [], META, fmt) == len(longest) + 1
     assert decode_limit(DiffLMConfig(max_new_tokens=10), "constrained", None, [], META, fmt) == 10
+
+
+def test_variant_profile_sizing_and_overrides():
+    from methods.difflm import DiffLMMethod, DiffLMNoDiff
+    assert DiffLMNoDiff.from_profile("cpu").cfg().max_sample_rows == 500      # nodiff decodes slower on CPU
+    assert DiffLMNoDiff.from_profile("paper").cfg().max_sample_rows is None
+    assert DiffLMMethod.from_profile("cpu").cfg().max_sample_rows == 1000
+    assert DiffLMNoDiff.from_profile("cpu", max_sample_rows=100).cfg().max_sample_rows == 100   # --set wins
