@@ -76,8 +76,8 @@ def labels(records) -> dict:
     for name, flats in by_name.items():
         differ = sorted({k for f in flats.values() for k in f
                          if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1})
-        for jid, f in flats.items():
-            if differ:
+        if differ:
+            for jid, f in flats.items():
                 out[jid] = name[:-1] + ", " + ", ".join(f"{k}={f.get(k)}" for k in differ) + ")"
     return out
 

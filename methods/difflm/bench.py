@@ -42,13 +42,14 @@ def run(splits, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16, m
     train_s = time.perf_counter() - t
     out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
            "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
+    formats = number_formats(texts, meta)
     for mode in ("free", "constrained"):
         constraint = SchemaConstraint(meta, ltok, llm.config.vocab_size, cfg.max_digits,
-                                      number_formats(texts, meta)) if mode == "constrained" else None
+                                      formats) if mode == "constrained" else None
         z = torch.randn(n_generate, cfg.d_z, generator=torch.Generator().manual_seed(0)).to(device)
         t = time.perf_counter()
         with autocast:
-            gen = vae.generate(z, max_new_tokens=decode_limit(cfg, mode, ltok, texts, meta, number_formats(texts, meta)), temperature=cfg.temperature,
+            gen = vae.generate(z, max_new_tokens=decode_limit(cfg, mode, ltok, texts, meta, formats), temperature=cfg.temperature,
                                generator=torch.Generator().manual_seed(0), constraint=constraint)
         s = time.perf_counter() - t
         n_gen_tokens = sum(len(ltok(g, add_special_tokens=False).input_ids) + 1 for g in gen)

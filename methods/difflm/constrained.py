@@ -22,6 +22,23 @@ class NumberFormat:
     frac_digits: int
     exponent: bool
 
+    def capped(self, max_digits: int) -> "NumberFormat":
+        """The shape the grammar allows: at least one and at most `max_digits` integer digits, at most
+        `max_digits` fraction digits. `number_rule` and `row_max_bytes` both read this one answer."""
+        return NumberFormat(self.signed, max(1, min(self.int_digits, max_digits)),
+                            min(self.frac_digits, max_digits), self.exponent)
+
+
+def column_format(formats: dict[str, NumberFormat] | None, column: str, max_digits: int) -> NumberFormat:
+    """A column's allowed number shape; without a measured format, any number of up to `max_digits`."""
+    fmt = (formats or {}).get(column) or NumberFormat(True, max_digits, max_digits, True)
+    return fmt.capped(max_digits)
+
+
+def key_literal(i: int, column: str) -> str:
+    """The text before column i's value, exactly as `text.row_to_text` writes it."""
+    return ("{" if i == 0 else ", ") + json.dumps(column, ensure_ascii=False) + ": "
+
 
 def number_rule(max_digits: int = 15, name: str = "num", fmt: NumberFormat | None = None) -> str:
     """JSON numbers (no leading zeros) with at most `max_digits` integer and fraction digits and a
@@ -30,8 +47,8 @@ def number_rule(max_digits: int = 15, name: str = "num", fmt: NumberFormat | Non
     the longest value had, an exponent if one was written. Without this an integer column such as
     adult's `age` admits 7+7 digits and an exponent, and a decoder fed an unusual z (difflm-nodiff)
     spends its token budget on long numbers and never closes the row."""
-    f = fmt or NumberFormat(True, max_digits, max_digits, True)
-    i, d = max(1, min(f.int_digits, max_digits)), min(f.frac_digits, max_digits)
+    f = (fmt or NumberFormat(True, max_digits, max_digits, True)).capped(max_digits)
+    i, d = f.int_digits, f.frac_digits
     sign = '"-"? ' if f.signed else ""
     more = f" [0-9]{{0,{i - 1}}}" if i > 1 else ""
     rule = f'{name} ::= {sign}("0" | [1-9]{more})'
@@ -66,11 +83,10 @@ def row_max_bytes(meta: TableMetadata, max_digits: int = 15, formats: dict[str, 
     letter by letter, and a token limit below this bound would cut such a row before its closing brace."""
     n = 1                                                           # "}"
     for i, c in enumerate(meta.columns):
-        n += len(("{" if i == 0 else ", ").encode()) + len((json.dumps(c, ensure_ascii=False) + ": ").encode())
+        n += len(key_literal(i, c).encode())
         if c in meta.numerical:
-            f = (formats or {}).get(c) or NumberFormat(True, max_digits, max_digits, True)
-            d = min(f.frac_digits, max_digits)
-            n += f.signed + max(1, min(f.int_digits, max_digits)) + (1 + d if d else 0) + (4 if f.exponent else 0)
+            f = column_format(formats, c, max_digits)
+            n += f.signed + f.int_digits + (1 + f.frac_digits if f.frac_digits else 0) + (4 if f.exponent else 0)
         else:
             n += max(len(json.dumps(v, ensure_ascii=False).encode()) for v in meta.categories[c])
     return n
@@ -83,10 +99,9 @@ def _lit(s: str) -> str:
 def row_grammar(meta: TableMetadata, max_digits: int = 15, formats: dict[str, NumberFormat] | None = None) -> str:
     parts, rules = [], []
     for i, c in enumerate(meta.columns):
-        sep = "{" if i == 0 else ", "
-        parts.append(_lit(sep + json.dumps(c, ensure_ascii=False) + ": "))
+        parts.append(_lit(key_literal(i, c)))
         if c in meta.numerical:
-            rules.append(number_rule(max_digits, f"num{i}", (formats or {}).get(c)))
+            rules.append(number_rule(max_digits, f"num{i}", column_format(formats, c, max_digits)))
             parts.append(f"num{i}")
         else:
             alts = " | ".join(_lit(json.dumps(v, ensure_ascii=False)) for v in meta.categories[c])
