@@ -9,7 +9,8 @@ import torch
 
 from harness.api import TableMetadata
 from methods.tabsyn import TabSynMethod
-from methods.tabsyn.diffusion import EDMDenoiser, edm_loss, heun_sample, sigma_steps
+from methods.tabsyn import diffusion
+from methods.tabsyn.diffusion import EDMDenoiser, edm_loss, heun_sample, sigma_steps, train_edm
 from methods.tabsyn.vae import BetaSchedule
 
 
@@ -99,6 +100,42 @@ def test_edm_loss_falls_on_toy_mixture():
     assert after < 0.75 * before, (before, after)   # ≈ 0.99 -> 0.58; the optimum is not 0
     x = heun_sample(net.eval(), 64, 2, steps=10, generator=torch.Generator().manual_seed(0), device="cpu")
     assert x.shape == (64, 2) and torch.isfinite(x).all()
+
+
+def _train_toy_edm(**guards):
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(256, 2, generator=g) * 0.5
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = EDMDenoiser(2, dim_t=16)
+    hist = train_edm(net, z, epochs=6, batch_size=64, lr=1e-3, patience=100, generator=torch.Generator().manual_seed(1),
+                     perm_generator=torch.Generator().manual_seed(2), **guards)
+    return net, hist
+
+
+def test_train_edm_rolls_back_a_loss_spike(monkeypatch):
+    real, calls = diffusion.edm_loss, {"n": 0}
+
+    def spiky(net, x, generator):        # 4 batches an epoch: the third epoch's loss is 100x
+        calls["n"] += 1
+        return real(net, x, generator) * (100 if 9 <= calls["n"] <= 12 else 1)
+
+    monkeypatch.setattr(diffusion, "edm_loss", spiky)
+    _, hist = _train_toy_edm(spike_factor=2.0)
+    assert [r[0] for r in hist["rollbacks"]] == [2]
+    assert hist["lr"][3] == pytest.approx(hist["lr"][2] / 2)          # halved after the rollback
+    assert hist["loss"][3] < 2 * min(hist["loss"][:2])                 # training went on from the best weights
+    monkeypatch.setattr(diffusion, "edm_loss", real)
+    _, off = _train_toy_edm()                                          # guard off (the original): no rollback
+    assert off["rollbacks"] == []
+
+
+def test_train_edm_samples_the_ema_weights():
+    raw, _ = _train_toy_edm()
+    ema, hist = _train_toy_edm(ema_decay=0.9)
+    assert hist["rollbacks"] == []
+    same_run = all(torch.equal(a, b) for a, b in zip(raw.state_dict().values(), ema.state_dict().values()))
+    assert not same_run and all(torch.isfinite(p).all() for p in ema.parameters())
 
 
 def test_sigma_steps():

@@ -36,7 +36,7 @@ class TabSynMethod(Method):
     name = "tabsyn"
     profiles = {
         "smoke": {"vae_epochs": 4, "diffusion_epochs": 4, "batch_size": 32, "factor": 8, "dim_t": 64,
-                  "steps": 8, "beta_patience": 2, "patience": 3},
+                  "steps": 8, "beta_patience": 2, "patience": 3, "ema_decay": 0.9, "spike_factor": 2.0},
         # `cpu` is sized for Adult (29,304 rows: 26,374 VAE-train + 2,930 validation; 6 numerics + 9
         # categoricals, latent 60) on 2 idle CPU cores. Measured (record d5cd25c0ecae, 2026-11-29) with the
         # first sizing, batch 4096 × (250 VAE + 500 EDM epochs): VAE 4.7 s/epoch, EDM-512 3.8 s/epoch,
@@ -47,7 +47,11 @@ class TabSynMethod(Method):
         # 300 EDM epochs (≈ 8,700 steps, ≈ 19 min) + sampling and scoring (≈ 3 min) ≈ 35 min.
         # The original's batch 4096 stays in `paper` (one H200: VAE step 15 ms, EDM-1024 step 6 ms →
         # ≈ 7 min + ≤ 8 min). Early stop (patience 100) can only shorten the diffusion stage.
-        "cpu": {"vae_epochs": 150, "diffusion_epochs": 300, "batch_size": 1024, "dim_t": 512, "patience": 100},
+        # Second cpu run (record f3365ddfa371): the EDM loss jumped from 0.199 to 0.79 at epoch 189 and stayed
+        # there, so its samples came from epoch 188 (ρ 2.33 %). Hence the two guards of `train_edm`: roll back
+        # and halve the LR on a spike, and sample an EMA of the weights (EDM's own practice).
+        "cpu": {"vae_epochs": 150, "diffusion_epochs": 300, "batch_size": 1024, "dim_t": 512, "patience": 100,
+                "ema_decay": 0.999, "spike_factor": 2.0},
         "paper": {"vae_epochs": 4000, "diffusion_epochs": 10001, "batch_size": 4096, "dim_t": 1024, "patience": 500},
     }
 
@@ -55,11 +59,12 @@ class TabSynMethod(Method):
                  d_token: int = 4, n_layers: int = 2, n_heads: int = 1, factor: int = 32, dim_t: int = 1024,
                  lr: float = 1e-3, max_beta: float = 1e-2, min_beta: float = 1e-5, beta_lambda: float = 0.7,
                  beta_patience: int = 10, patience: int = 500, steps: int = 50, val_fraction: float = 0.1,
-                 device: str = "auto", seed: int = 0):
+                 ema_decay: float = 0.0, spike_factor: float = 0.0, device: str = "auto", seed: int = 0):
         self.vae_epochs, self.diffusion_epochs, self.batch_size = vae_epochs, diffusion_epochs, batch_size
         self.d_token, self.n_layers, self.n_heads, self.factor, self.dim_t = d_token, n_layers, n_heads, factor, dim_t
         self.lr, self.max_beta, self.min_beta, self.beta_lambda = lr, max_beta, min_beta, beta_lambda
         self.beta_patience, self.patience, self.steps, self.val_fraction = beta_patience, patience, steps, val_fraction
+        self.ema_decay, self.spike_factor = ema_decay, spike_factor     # 0: off, as in the original
         self.device, self.seed = device, seed
 
     # ----------------------------------------------------------------------------------------- data
@@ -140,7 +145,8 @@ class TabSynMethod(Method):
                            for i in torch.arange(n, device=dev).split(self.batch_size)])
         self.z_mean_ = z.mean(0)
         edm_hist = train_edm(edm, (z - self.z_mean_) / 2, epochs=self.diffusion_epochs, batch_size=self.batch_size,
-                             lr=self.lr, patience=self.patience, generator=noise_gen, perm_generator=perm_gen)
+                             lr=self.lr, patience=self.patience, generator=noise_gen, perm_generator=perm_gen,
+                             ema_decay=self.ema_decay, spike_factor=self.spike_factor)
         t2 = time.perf_counter()
 
         self.vae_, self.edm_ = vae, edm
@@ -195,6 +201,7 @@ class TabSynMethod(Method):
                           "best_loss": min(d["loss"]) if d["loss"] else None,
                           "last_loss": d["loss"][-1] if d["loss"] else None,
                           "last_lr": d["lr"][-1] if d["lr"] else None,
+                          "rollbacks": d["rollbacks"], "sampled_weights": "ema" if self.ema_decay > 0 else "best",
                           "early_stopped": len(d["loss"]) < self.diffusion_epochs,
                           "seconds": round(h["diffusion_s"], 2), "loss_curve": _thin(d["loss"])},
         }
