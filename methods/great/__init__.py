@@ -25,17 +25,10 @@ What this wrapper adds around the package, and why:
   decoded vs valid counts for the record, a seeded draw, and a bounded number of attempts.
   Decoding uses `skip_special_tokens=True`: be-great's `_convert_tokens_to_text` only strips GPT-2's
   "<|endoftext|>", so SmolLM2's "<|im_end|>" would stick to the last value.
-- be-great's trainer progress bar (chugchug) and HF's log printer ignore TQDM_DISABLE; with it set
-  we swap in a disabled bar / drop the printer for the duration of `fit` (a patch of two names in
-  `be_great.great`, restored afterwards; the same patch adds timed checkpoints when a work_dir is set).
-- `GReaT(llm)` calls `from_pretrained(llm)` without `gguf_file`, so it cannot read the packaged SmolLM2
-  GGUF: we give it the dequantised float32 copy (`methods.difflm.backbones.smollm2_dir()`), and the random
-  tiny Llama is saved once to a folder. be-great 0.0.14 itself runs on transformers 5.x as is.
+- What `GReaT.fit` offers no hook for (silence, timed checkpoints, the packaged SmolLM2) is in `llm.py`.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
 import random
@@ -50,6 +43,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.api import Method, TableMetadata
+from methods.great.llm import patched_fit, resolve_llm
 
 MISSING = "None"          # be-great's text for a missing value (its parser maps "None" back to None)
 PLACEHOLDER = "placeholder"  # be-great's parser marks a column the text never mentioned with this
@@ -75,76 +69,6 @@ def format_number(v: float, digits: int) -> str:
     if v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     return np.format_float_positional(v, precision=digits, unique=True, fractional=False, trim="-")
-
-
-def tiny_llama_dir() -> Path:
-    """A random-init tiny Llama (methods.difflm.backbones' smoke decoder) saved once with its tokenizer,
-    so that be-great can `from_pretrained` it like any other checkpoint."""
-    from methods.difflm.backbones import load_decoder, model_cache
-
-    out = model_cache() / "tiny-llama-random-init"
-    if (out / "config.json").exists():
-        return out
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model, tok = load_decoder("tiny-llama")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    model.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    try:
-        tmp.rename(out)
-    except OSError:          # another process made it first
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
-def resolve_llm(llm: str) -> str:
-    if llm == "smollm2":
-        from methods.difflm.backbones import smollm2_dir
-        return str(smollm2_dir())
-    if llm == "tiny-llama":
-        return str(tiny_llama_dir())
-    return llm
-
-
-def _trainer_class(base, *, silent: bool, checkpoint_every_s: float | None):
-    """be-great's GReaTTrainer plus what GReaT.fit gives us no hook for: silence and timed checkpoints."""
-    from transformers import PrinterCallback, TrainerCallback
-
-    class TimedCheckpoint(TrainerCallback):
-        def __init__(self):
-            self.last = time.monotonic()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if checkpoint_every_s and time.monotonic() - self.last > checkpoint_every_s:
-                control.should_save = True
-                self.last = time.monotonic()
-            return control
-
-    class Trainer(base):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            if silent:
-                self.remove_callback(PrinterCallback)
-            if checkpoint_every_s:
-                self.add_callback(TimedCheckpoint())
-
-    return Trainer
-
-
-@contextlib.contextmanager
-def _patched_fit(silent: bool, checkpoint_every_s: float | None):
-    import be_great.great as bg
-
-    saved = bg.GReaTTrainer, bg.Chug
-    bg.GReaTTrainer = _trainer_class(saved[0], silent=silent, checkpoint_every_s=checkpoint_every_s)
-    if silent:
-        bg.Chug = functools.partial(saved[1], disable=True)
-    try:
-        yield
-    finally:
-        bg.GReaTTrainer, bg.Chug = saved
 
 
 class GReaTMethod(Method):
@@ -258,7 +182,7 @@ class GReaTMethod(Method):
         resume = self.work_dir is not None and any(Path(experiment_dir).glob("checkpoint-*"))
         t0 = time.perf_counter()
         try:
-            with _patched_fit(silent=quiet(), checkpoint_every_s=CHECKPOINT_EVERY_S if self.work_dir else None):
+            with patched_fit(silent=quiet(), checkpoint_every_s=CHECKPOINT_EVERY_S if self.work_dir else None):
                 trainer = great.fit(text_frame, conditional_col=self.col_enc_[meta.target],
                                     random_conditional_col=False, resume_from_checkpoint=resume)
         finally:
