@@ -78,8 +78,13 @@ def labels(records) -> dict:
                          if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1})
         if differ:
             for jid, f in flats.items():
-                out[jid] = name[:-1] + ", " + ", ".join(f"{k}={f.get(k)}" for k in differ) + ")"
+                out[jid] = name[:-1] + ", " + ", ".join(f"{k}={_param_text(f, k)}" for k in differ) + ")"
     return out
+
+
+def _param_text(flat: dict, key: str) -> str:
+    """A param's value for a row name; "—" when the record has no such param (it predates it)."""
+    return str(flat[key]) if key in flat else "—"
 
 
 def group(records) -> dict:
@@ -168,7 +173,8 @@ def build_tabular(records, out_dir: Path = BOARD_DIR) -> str:
              "best-of-N reruns), n_synthetic = n_train, mean ± std over seeds (n in the second table). The `paper`",
              "rows are Table 1 as printed: its baseline and Real rows come from TabSyn's 90/10 split and code, its",
              "DiffLM row from DiffLM's split with a best-of-100 MLE (tabular_protocol.md §0). Compare within a",
-             "protocol.", "", head, sep]
+             "protocol. Rows that share a method and profile but not their params are kept apart and name the",
+             "params that differ; `—` means the run predates that param.", "", head, sep]
     for label in labels:
         cells = []
         for t in TABULAR:

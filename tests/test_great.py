@@ -54,6 +54,10 @@ def test_smoke_fit_sample_records_valid_rate(fitted, adultish):
     assert 20 <= round(parsed) <= s["decoded"] and parsed == pytest.approx(round(parsed))
     assert s["decoding"] == "free" and s["llm"] == fitted.llm
     assert s["valid_rows_per_s"] > 0
+    invalid = s["decoded"] - round(parsed)
+    assert sum(s["invalid_reasons"].values()) == invalid
+    assert set(s["invalid_examples"]) == set(s["invalid_reasons"])             # a decoded text for each reason
+    assert all(1 <= len(v) <= 2 and all(isinstance(t, str) for t in v) for v in s["invalid_examples"].values())
     assert rec["train"]["rows"] == 60 and rec["train"]["steps"] > 0
     assert any("loss" in h for h in rec["history"])
 

@@ -51,6 +51,10 @@ def test_runs_with_different_params_are_not_averaged_as_seeds():
     assert "| ours: tabsyn (cpu profile, batch_size=1024) | 0.910 ± 0.000 | 1.00 ± 0.00 |" in text
     same = build_tabular(new)                  # one param set: the plain name
     assert "| ours: tabsyn (cpu profile) | 0.910 ± 0.000 |" in same
+    new[0]["method"]["params"]["ema_decay"] = 0.999     # a param the older runs did not have yet
+    text = build_tabular([old, new[0]])
+    assert "| ours: tabsyn (cpu profile, batch_size=4096, ema_decay=—) | 0.900 |" in text
+    assert "| ours: tabsyn (cpu profile, batch_size=1024, ema_decay=0.999) | 0.910 |" in text
 
 
 def test_rows_against_paper_give_the_gap_and_the_note(tmp_path, monkeypatch):

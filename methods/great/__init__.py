@@ -48,6 +48,7 @@ from methods.great.llm import patched_fit, resolve_llm
 MISSING = "None"          # be-great's text for a missing value (its parser maps "None" back to None)
 PLACEHOLDER = "placeholder"  # be-great's parser marks a column the text never mentioned with this
 MAX_DECODED_PER_ROW = 20  # give up after n * this many decoded rows
+EXAMPLES_PER_REASON = 2  # decoded texts kept in the record for each reason a row was rejected
 CHECKPOINT_EVERY_S = 600  # with a work_dir: save a Trainer checkpoint this often (resume after a kill)
 
 
@@ -249,7 +250,7 @@ class GReaTMethod(Method):
         # be-great's start sampler: "target is v," with v from the target's training distribution
         start = great._get_start_sampler(great.conditional_col, great.conditional_col_dist)
         stop_ids = sorted({i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None})
-        rows, decoded, parsed_ok, reasons = [], 0, 0, {}
+        rows, decoded, parsed_ok, reasons, examples = [], 0, 0, {}, {}
         limit = max(n * MAX_DECODED_PER_ROW, 4 * self.sample_batch_size)
         t0 = time.perf_counter()
         py_state = random.getstate()      # be-great's start sampler draws from the global `random`
@@ -270,11 +271,16 @@ class GReaTMethod(Method):
                     texts = [t.replace("\n", " ").replace("\r", "")
                              for t in tok.batch_decode(tokens, skip_special_tokens=True)]
                     decoded += len(texts)
+                    # a row that never produced a stop token was cut by max_length: say so, not "column missing"
+                    stopped = torch.isin(tokens[:, start_ids.shape[1]:], torch.tensor(stop_ids, device=tokens.device))
                     parsed = _convert_text_to_tabular_data(texts, list(great.columns))
-                    for rec in parsed.to_dict(orient="records"):
+                    for text, ended, rec in zip(texts, stopped.any(1).tolist(), parsed.to_dict(orient="records")):
                         row, why = self._parse(rec)
                         if row is None:
+                            why = why if ended else f"cut at max_length ({self.max_length_} tokens)"
                             reasons[why] = reasons.get(why, 0) + 1
+                            if len(examples.setdefault(why, [])) < EXAMPLES_PER_REASON:
+                                examples[why].append(text[:400])
                             continue
                         parsed_ok += 1            # rows past n count for the rate too (as DiffLM's)
                         if len(rows) < n:
@@ -288,7 +294,7 @@ class GReaTMethod(Method):
         elapsed = time.perf_counter() - t0
         self.sampling_ = {"decoding": "free", "llm": self.llm, "requested": n, "valid": len(rows), "decoded": decoded,
                           "valid_rate": parsed_ok / max(decoded, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
-                          "invalid_reasons": reasons, "sample_s": elapsed}
+                          "invalid_reasons": reasons, "invalid_examples": examples, "sample_s": elapsed}
         if len(rows) < n:
             raise RuntimeError(f"great: only {len(rows)} valid rows out of {decoded} decoded (need {n}); "
                                f"invalid reasons: {reasons}. Train longer (epochs) or raise max_length "
