@@ -278,7 +278,7 @@ class DiffLMMethod(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(batch)
+                total += loss.item() * len(batch)
             total /= len(x)
             history.append(total)
             if total < best:
