@@ -57,6 +57,44 @@ def test_seeds_and_global_rng(tiny):
     assert not a.equals(smoke(seed=1).fit(df, meta).sample(30, seed=1))
 
 
+@pytest.mark.parametrize("stage, module, fn, kill_at", [
+    ("vae", "methods.tabsyn.vae", "vae_losses", 7),         # 3 calls an epoch (2 batches + validation): epoch 2
+    ("diffusion", "methods.tabsyn.diffusion", "edm_loss", 5),   # 2 calls an epoch: epoch 2
+])
+def test_a_killed_fit_resumes_to_the_same_model(tiny, tmp_path, monkeypatch, stage, module, fn, kill_at):
+    import importlib
+
+    from methods.tabsyn import resume
+    df, meta = tiny
+    monkeypatch.setattr(resume, "SAVE_EVERY_S", 0.0)           # save after every epoch
+    mod = importlib.import_module(module)
+    real, calls = getattr(mod, fn), {"n": 0}
+
+    def dies(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == kill_at:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    killed = smoke()
+    killed.work_dir = tmp_path
+    monkeypatch.setattr(mod, fn, dies)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit(df, meta)
+    monkeypatch.setattr(mod, fn, real)
+    resumed = smoke()
+    resumed.work_dir = tmp_path
+    resumed.fit(df, meta)
+    assert resumed.extra_record()[stage]["resumed_at"] == [2]
+    pd.testing.assert_frame_equal(resumed.sample(30, seed=1), smoke().fit(df, meta).sample(30, seed=1))
+    again = smoke()                                             # both loops finished: nothing is retrained
+    again.work_dir = tmp_path
+    again.fit(df, meta)
+    rec = again.extra_record()                                  # every resume is listed: [2, 4] after a kill
+    assert rec["vae"]["resumed_at"][-1] == 4 and rec["diffusion"]["resumed_at"] and rec[stage]["resumed_at"][0] == 2
+    pd.testing.assert_frame_equal(again.sample(30, seed=1), resumed.sample(30, seed=1))
+
+
 def test_regression_table_with_missing_values():
     rng = np.random.default_rng(1)
     n = 50

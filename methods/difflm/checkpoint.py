@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
-import torch
+from methods.torch_io import load, save  # noqa: F401  (this module's callers use checkpoint.save/load)
 
 # DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
 VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
@@ -29,17 +27,3 @@ def vae_key(config: dict, seed: int, texts: list[str]) -> str:
         h.update(t.encode())
         h.update(b"\n")
     return h.hexdigest()[:16]
-
-
-def save(path: Path, state: dict) -> None:
-    """Atomic: a kill while writing leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load(path: Path | None) -> dict | None:
-    if path is None or not path.exists():
-        return None
-    return torch.load(path, map_location="cpu", weights_only=False)   # our own file: holds RNG states

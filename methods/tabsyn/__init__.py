@@ -17,8 +17,11 @@ argument of `sample`, and global RNG state is left untouched.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,7 @@ from sklearn.preprocessing import QuantileTransformer
 
 from harness.api import Method, TableMetadata
 from methods.tabsyn.diffusion import EDMDenoiser, heun_sample, train_edm
+from methods.tabsyn.resume import EpochCheckpoint
 from methods.tabsyn.vae import BetaSchedule, TabularVAE, train_vae
 
 SAMPLE_CHUNK = 16_384   # rows denoised at once; bounds memory, and fixes the random stream for a given n
@@ -130,12 +134,13 @@ class TabSynMethod(Method):
             edm = EDMDenoiser(len(metadata.columns) * self.d_token, self.dim_t)
         vae, edm = vae.to(dev), edm.to(dev)
 
+        vae_ckpt, edm_ckpt = self._checkpoints(x_num, x_cat)
         t0 = time.perf_counter()
         schedule = BetaSchedule(self.max_beta, self.min_beta, self.beta_lambda, self.beta_patience)
         tr_t, va_t = torch.from_numpy(tr).to(dev), torch.from_numpy(va).to(dev)
         vae_hist = train_vae(vae, (t_num[tr_t], t_cat[tr_t]), (t_num[va_t], t_cat[va_t]), epochs=self.vae_epochs,
                              batch_size=self.batch_size, lr=self.lr, schedule=schedule,
-                             generator=noise_gen, perm_generator=perm_gen)
+                             generator=noise_gen, perm_generator=perm_gen, ckpt=vae_ckpt)
         vae.eval()
         t1 = time.perf_counter()
 
@@ -146,7 +151,7 @@ class TabSynMethod(Method):
         self.z_mean_ = z.mean(0)
         edm_hist = train_edm(edm, (z - self.z_mean_) / 2, epochs=self.diffusion_epochs, batch_size=self.batch_size,
                              lr=self.lr, patience=self.patience, generator=noise_gen, perm_generator=perm_gen,
-                             ema_decay=self.ema_decay, spike_factor=self.spike_factor)
+                             ema_decay=self.ema_decay, spike_factor=self.spike_factor, ckpt=edm_ckpt)
         t2 = time.perf_counter()
 
         self.vae_, self.edm_ = vae, edm
@@ -154,6 +159,16 @@ class TabSynMethod(Method):
                          "train_rows": len(tr), "val_rows": n_val}
         self.fitted_ = True
         return self
+
+    def _checkpoints(self, x_num: np.ndarray, x_cat: np.ndarray) -> tuple:
+        """Resumable VAE and EDM loops in work_dir (set by the runner), keyed by params and encoded data."""
+        if self.work_dir is None:
+            return None, None
+        h = hashlib.sha256(json.dumps(self.get_params(), sort_keys=True, default=str).encode())
+        h.update(np.ascontiguousarray(x_num).tobytes())
+        h.update(np.ascontiguousarray(x_cat).tobytes())
+        key, root = h.hexdigest()[:16], Path(self.work_dir)
+        return EpochCheckpoint(root / "tabsyn-vae.pt", key), EpochCheckpoint(root / "tabsyn-edm.pt", key)
 
     # --------------------------------------------------------------------------------------- sample
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
@@ -196,6 +211,7 @@ class TabSynMethod(Method):
                     "best_val_loss": min(val) if val else None,
                     "last": {k: v[k][-1] for k in ("mse", "ce", "kl", "val_mse", "val_ce", "lr") if v[k]},
                     "beta_trajectory": betas, "seconds": round(h["vae_s"], 2),
+                    "resumed_at": v.get("resumed_at", []),
                     "val_loss_curve": _thin(val)},
             "diffusion": {"epochs_run": len(d["loss"]), "best_epoch": d["best_epoch"],
                           "best_loss": min(d["loss"]) if d["loss"] else None,
@@ -203,7 +219,8 @@ class TabSynMethod(Method):
                           "last_lr": d["lr"][-1] if d["lr"] else None,
                           "rollbacks": d["rollbacks"], "sampled_weights": "ema" if self.ema_decay > 0 else "best",
                           "early_stopped": len(d["loss"]) < self.diffusion_epochs,
-                          "seconds": round(h["diffusion_s"], 2), "loss_curve": _thin(d["loss"])},
+                          "seconds": round(h["diffusion_s"], 2), "resumed_at": d.get("resumed_at", []),
+                          "loss_curve": _thin(d["loss"])},
         }
 
 

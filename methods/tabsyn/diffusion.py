@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from methods import edm
 from methods.edm import EDMConfig
+from methods.tabsyn.resume import EpochCheckpoint
 
 # ln σ ~ N(p_mean, p_std²) in training; stochastic Heun (S_churn = 1, S_noise = 1) as TabSyn runs it.
 TABSYN_EDM = EDMConfig(sigma_data=0.5, p_mean=-1.2, p_std=1.2, sigma_min=0.002, sigma_max=80.0, rho=7.0,
@@ -54,7 +55,7 @@ def edm_loss(net: EDMDenoiser, x: torch.Tensor, generator: torch.Generator | Non
 
 def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int, lr: float, patience: int,
               generator: torch.Generator, perm_generator: torch.Generator, ema_decay: float = 0.0,
-              spike_factor: float = 0.0) -> dict:
+              spike_factor: float = 0.0, ckpt: EpochCheckpoint | None = None) -> dict:
     """Train on z (already normalised); stop after `patience` epochs without a lower train loss.
 
     Two guards the original lacks, both off by default (= the original):
@@ -65,6 +66,7 @@ def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int
     - `ema_decay` > 0: sample from an exponential moving average of the weights (as EDM itself does;
       TabSyn samples its best raw weights). A short run ends on noisy weights; the average is smoother.
       Early stopping still watches the raw weights' loss.
+    With `ckpt`, the loop resumes from its last saved epoch (see resume.py).
     """
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=0)
     sched = ReduceLROnPlateau(opt, mode="min", factor=0.9, patience=20)
@@ -74,8 +76,24 @@ def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int
     def snapshot():
         return copy.deepcopy((net.state_dict(), opt.state_dict(), ema.state_dict() if ema else None))
 
-    best, best_state, best_epoch, bad = math.inf, snapshot(), -1, 0
-    bar = tqdm(range(epochs), desc="tabsyn diffusion", leave=False, disable=None)
+    best, best_state, best_epoch, bad, start, done = math.inf, snapshot(), -1, 0, 0, False
+    if ckpt is not None and (saved := ckpt.load()) is not None:
+        _restore(net, opt, ema, saved["current"])
+        sched.load_state_dict(saved["sched"])
+        generator.set_state(saved["gen"])
+        perm_generator.set_state(saved["perm"])
+        hist, best, best_state, best_epoch, bad, done = (saved[k] for k in ("hist", "best", "best_state", "best_epoch",
+                                                                             "bad", "done"))
+        start = saved["epoch"] + 1
+        hist.setdefault("resumed_at", []).append(start)      # the record shows the run was resumed
+
+    def loop_state(epoch, done):
+        return {"current": snapshot(), "sched": sched.state_dict(), "gen": generator.get_state(),
+                "perm": perm_generator.get_state(), "hist": hist, "best": best, "best_state": best_state,
+                "best_epoch": best_epoch, "bad": bad, "epoch": epoch, "done": done}
+
+    bar = tqdm(range(start, epochs if not done else start), initial=start, total=epochs, desc="tabsyn diffusion",
+               leave=False, disable=None)
     net.train()
     for epoch in bar:
         total = torch.zeros(())
@@ -104,8 +122,11 @@ def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int
             best, best_state, best_epoch, bad = cur, snapshot(), epoch, 0
         else:
             bad += 1
-            if bad == patience:
-                break
+        done = bad == patience or epoch == epochs - 1
+        if ckpt is not None:
+            ckpt.save(lambda: loop_state(epoch, done), final=done)
+        if done:
+            break
     if ema is not None:          # the average up to the end (or to the last rollback), not the best raw epoch
         net.load_state_dict(ema.module.state_dict())
     else:

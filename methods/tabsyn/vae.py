@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
+from methods.tabsyn.resume import EpochCheckpoint
+
 
 class Tokenizer(nn.Module):
     """Row -> (1 + n_num + n_cat) tokens of width d_token; token 0 is [CLS] (weight only, no bias)."""
@@ -143,19 +145,36 @@ class BetaSchedule:
 
 
 def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch_size: int, lr: float,
-              schedule: BetaSchedule, generator: torch.Generator, perm_generator: torch.Generator) -> dict:
+              schedule: BetaSchedule, generator: torch.Generator, perm_generator: torch.Generator,
+              ckpt: EpochCheckpoint | None = None) -> dict:
     """Adam + ReduceLROnPlateau(0.95, 10) on the validation loss; loads the best-validation weights at the end.
 
     The validation loss is the categorical CE, as in the original (`val_mse * 0 + val_ce`), or the MSE
     for a table without categorical columns. `train`/`val` are (x_num, x_cat) tensors on the model's device.
+    With `ckpt`, the loop resumes from its last saved epoch (see resume.py).
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0)
     sched = ReduceLROnPlateau(opt, mode="min", factor=0.95, patience=10)
     has_cat = bool(model.detokenizer.heads)
     hist = {k: [] for k in ("mse", "ce", "kl", "val_mse", "val_ce", "beta", "lr")}
-    best_state, best_epoch = copy.deepcopy(model.state_dict()), -1
+    best_state, best_epoch, start = copy.deepcopy(model.state_dict()), -1, 0
+    if ckpt is not None and (saved := ckpt.load()) is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        schedule.__dict__.update(saved["schedule"])
+        generator.set_state(saved["gen"])
+        perm_generator.set_state(saved["perm"])
+        hist, best_state, best_epoch, start = saved["hist"], saved["best_state"], saved["best_epoch"], saved["epoch"] + 1
+        hist.setdefault("resumed_at", []).append(start)      # the record shows the run was resumed
+
+    def loop_state(epoch):
+        return {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "schedule": dict(schedule.__dict__), "gen": generator.get_state(), "perm": perm_generator.get_state(),
+                "hist": hist, "best_state": best_state, "best_epoch": best_epoch, "epoch": epoch}
+
     n = len(train[0])
-    bar = tqdm(range(epochs), desc="tabsyn vae", leave=False, disable=None)
+    bar = tqdm(range(start, epochs), initial=start, total=epochs, desc="tabsyn vae", leave=False, disable=None)
     for epoch in bar:
         model.train()
         sums = torch.zeros(3)
@@ -187,6 +206,8 @@ def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch
         if schedule.step(val_loss):
             best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch
         bar.set_postfix(val=f"{val_loss:.4f}", beta=f"{schedule.beta:.1e}", refresh=False)
+        if ckpt is not None:
+            ckpt.save(lambda: loop_state(epoch), final=epoch == epochs - 1)
     # The original saves the best checkpoint but then encodes with the last weights; we use the best.
     model.load_state_dict(best_state)
     hist["best_epoch"] = best_epoch
