@@ -8,7 +8,7 @@ import pytest
 
 from harness.api import TableMetadata
 from methods.difflm import PROFILES, DiffLMMethod, DiffLMNoDiff
-from methods.difflm import checkpoint as ckpt
+from methods import torch_io as ckpt   # where DiffLM saves and loads its checkpoints
 
 META = TableMetadata(columns=["age", "job", "y"], numerical=["age"], categorical=["job", "y"], target="y",
                      task_type="binclass", categories={"job": ["clerk", "nurse"], "y": ["no", "yes"]})

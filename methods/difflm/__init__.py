@@ -177,7 +177,7 @@ class DiffLMMethod(Method):
         return autocast_for(self.device_)
 
     def _train_vae(self, vae, train_texts, val_texts, cfg, rng, ckpt_dir: Path | None) -> list[dict]:
-        from methods.difflm import checkpoint
+        from methods import torch_io
 
         params = [p for p in vae.trainable.parameters() if p.requires_grad]
         opt = torch.optim.AdamW(params, lr=cfg.lr)
@@ -188,7 +188,7 @@ class DiffLMMethod(Method):
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         history, best_state, step, start = [], None, 0, 0
         last = ckpt_dir / "last.pt" if ckpt_dir else None
-        if (state := checkpoint.load(last)) is not None:      # resume (or reuse a finished VAE)
+        if (state := torch_io.load(last)) is not None:      # resume (or reuse a finished VAE)
             vae.trainable.load_state_dict(state["trainable"])
             opt.load_state_dict(state["optimizer"])
             schedule.load_state_dict(state["schedule"])
@@ -224,7 +224,7 @@ class DiffLMMethod(Method):
             if improved:
                 best_state = {k: v.detach().cpu().clone() for k, v in vae.trainable.state_dict().items()}
             if last is not None:
-                checkpoint.save(last, {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),
+                torch_io.save(last, {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),
                                        "schedule": schedule.state_dict(), "rng": rng.bit_generator.state,
                                        "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
                                        "history": history, "best": best_state,
@@ -254,13 +254,13 @@ class DiffLMMethod(Method):
         return torch.cat(out)
 
     def _train_diffusion(self, x: torch.Tensor, cfg, rng, ckpt_dir: Path | None):
-        from methods.difflm import checkpoint
+        from methods import torch_io
         from methods.difflm.diffusion import EDM, MLPDenoiser
 
         edm = EDM(MLPDenoiser(x.shape[1], cfg.diff_dim_t, cfg.diff_blocks)).to(self.device_)
         key = f"denoiser-{cfg.diff_dim_t}-{cfg.diff_blocks}-{cfg.diff_epochs}-{cfg.diff_patience}.pt"
         path = ckpt_dir / key if ckpt_dir else None
-        if (state := checkpoint.load(path)) is not None:      # minutes of work at most, but free to keep
+        if (state := torch_io.load(path)) is not None:      # minutes of work at most, but free to keep
             edm.load_state_dict(state["denoiser"])
             rng.bit_generator.state = state["rng"]
             edm.eval()
@@ -290,7 +290,7 @@ class DiffLMMethod(Method):
         edm.load_state_dict(best_state)
         edm.eval()
         if path is not None:
-            checkpoint.save(path, {"denoiser": best_state, "rng": rng.bit_generator.state, "history": history})
+            torch_io.save(path, {"denoiser": best_state, "rng": rng.bit_generator.state, "history": history})
         return edm, history
 
     # ------------------------------------------------------------------------------------------

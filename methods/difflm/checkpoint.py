@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-from methods.torch_io import load, save  # noqa: F401  (this module's callers use checkpoint.save/load)
-
 # DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
 VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
               "beta_min", "beta_patience", "stop_patience", "epochs", "batch_size", "lr", "max_train_rows",
