@@ -143,6 +143,12 @@ class BetaSchedule:
             self.beta = max(self.beta * self.lambd, self.min_beta)
         return False
 
+    def state_dict(self) -> dict:
+        return {"beta": self.beta, "best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.beta, self.best, self.bad_epochs = d["beta"], d["best"], d["bad_epochs"]
+
 
 def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch_size: int, lr: float,
               schedule: BetaSchedule, generator: torch.Generator, perm_generator: torch.Generator,
@@ -162,7 +168,7 @@ def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         sched.load_state_dict(saved["sched"])
-        schedule.__dict__.update(saved["schedule"])
+        schedule.load_state_dict(saved["schedule"])
         generator.set_state(saved["gen"])
         perm_generator.set_state(saved["perm"])
         hist, best_state, best_epoch, start = saved["hist"], saved["best_state"], saved["best_epoch"], saved["epoch"] + 1
@@ -170,7 +176,7 @@ def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch
 
     def loop_state(epoch):
         return {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "schedule": dict(schedule.__dict__), "gen": generator.get_state(), "perm": perm_generator.get_state(),
+                "schedule": schedule.state_dict(), "gen": generator.get_state(), "perm": perm_generator.get_state(),
                 "hist": hist, "best_state": best_state, "best_epoch": best_epoch, "epoch": epoch}
 
     n = len(train[0])
