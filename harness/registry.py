@@ -1,7 +1,9 @@
-"""Name -> object registry with lazy "module:Attr" placeholders (lm-eval style).
+"""Name -> plugin registry with lazy "module:Attr" placeholders (lm-eval style).
 
-Listing names imports nothing; `get` imports only the named backend, so
-`harness list` stays fast even when a method needs torch or an LLM.
+Listing names imports nothing; `get` imports only the named plugin, so `harness list` stays fast even
+when a method needs torch or an LLM. Third-party packages add plugins through an entry-point group
+(`difflm_bench.methods`, `difflm_bench.tasks`); a plugin whose name is already taken, or whose object is
+not a subclass of the registry's base class, is rejected with an error that names both.
 """
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 
 
+class PluginError(ValueError):
+    """A plugin that cannot be registered or loaded (name clash, wrong base class)."""
+
+
 class Registry:
-    def __init__(self, kind: str, entry_point_group: str | None = None):
-        self.kind = kind
+    def __init__(self, kind: str, entry_point_group: str | None = None, base: type | None = None):
+        self.kind, self.base = kind, base
         self._targets: dict[str, object] = {}
         self._loaded: dict[str, object] = {}
         self._group = entry_point_group
@@ -22,7 +28,8 @@ class Registry:
         """Register `target` (an object, a "module:Attr" string or an EntryPoint)."""
         old = self._targets.get(name)
         if old is not None and _describe(old) != _describe(target):
-            raise ValueError(f"{self.kind} {name!r} is already registered to {_describe(old)}")
+            raise PluginError(f"{self.kind} {name!r} is already registered to {_describe(old)}; "
+                              f"cannot register it again to {_describe(target)}")
         self._targets[name] = target
 
     def register(self, name: str):
@@ -36,8 +43,7 @@ class Registry:
             return
         self._plugins_added = True
         for ep in entry_points(group=self._group):
-            if ep.name not in self._targets:   # built-ins win; a clash is ignored, not fatal
-                self._targets[ep.name] = ep
+            self.add(ep.name, ep)       # a clash with a built-in or another plugin raises PluginError
 
     def names(self) -> list[str]:
         self._add_plugins()
@@ -63,6 +69,9 @@ class Registry:
             obj = getattr(importlib.import_module(module), attr)
         else:
             obj = target
+        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            raise PluginError(f"{self.kind} {name!r} ({_describe(target)}) is not a subclass of "
+                              f"{self.base.__module__}.{self.base.__name__}")
         self._loaded[name] = obj
         return obj
 
