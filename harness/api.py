@@ -167,6 +167,10 @@ class Task:
     modality: ClassVar[str] = "table"
     family: ClassVar[str] = ""
     report: ClassVar[str | None] = None
+    # The metrics a summary shows first (the README's results block, the generic tables' first columns).
+    headline: ClassVar[tuple[str, ...]] = ()
+    # Options that name a leaderboard row when a run's value differs from these (e.g. a non-default split).
+    label_defaults: ClassVar[dict] = {}
     # A task that reads a user's own file: its records are never copied into the project's archive
     # unless the user asks (`harness leaderboard --archive-user-data`).
     user_data: ClassVar[bool] = False

@@ -10,7 +10,8 @@ import sys
 PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "cpu": "libraries' defaults, sized for 2 CPU cores",
             "paper": "the paper's settings (GPU for the LLM methods)"}
-TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit")
+TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
+                "numerical", "text_field")
 
 
 def _ints(s: str) -> list[int]:
@@ -35,26 +36,31 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
     r.add_argument("--force", action="store_true", help="recompute finished records")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.add_argument("--no-leaderboard", action="store_true", help="do not regenerate leaderboards/ afterwards")
+    r.add_argument("--no-leaderboard", action="store_true", help=argparse.SUPPRESS)  # kept: `run` never writes it now
+    r.add_argument("--reuse-archive", action="store_true",
+                   help="also reuse finished records from leaderboards/records/ (made on other machines) instead of running them")
     r.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                    help="override one param of the profile, e.g. difflm.decoding=free (repeatable; the row name shows it)")
-    g = r.add_argument_group("task options")
-    g.add_argument("--split", default="difflm", choices=["difflm", "tabsyn"],
-                   help="difflm: the paper's Table 5 split (default); tabsyn: TabSyn's 90/10 split")
-    g.add_argument("--mle-mode", default="clean", choices=["clean", "faithful"])
-    g.add_argument("--mle-best-of", type=int, default=1,
-                   help=">1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)")
-    g.add_argument("--limit", type=int, default=None, help="use at most this many rows per split")
-    g.add_argument("--data", help="csv task: path of the CSV")
-    g.add_argument("--target", help="csv task: target column")
+    g = r.add_argument_group("task options (each task takes some of them; `harness list` shows which)")
+    g.add_argument("--split", default=None, choices=["difflm", "tabsyn"],
+                   help="tables: difflm = the paper's Table 5 split (default); tabsyn = TabSyn's 90/10 split")
+    g.add_argument("--mle-mode", default=None, choices=["clean", "faithful"])
+    g.add_argument("--mle-best-of", type=int, default=None,
+                   help="tables: >1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)")
+    g.add_argument("--limit", type=int, default=None, help="use at most this many rows/records per split")
+    g.add_argument("--data", help="csv, text: path of the user's file")
+    g.add_argument("--target", help="csv: target column")
     g.add_argument("--task-type", choices=["binclass", "multiclass", "regression"])
-    g.add_argument("--categorical", type=_names, default=None, help="csv task: force these columns categorical")
-    g.add_argument("--numerical", type=_names, default=None, help="csv task: force these columns numerical")
+    g.add_argument("--categorical", type=_names, default=None, help="csv: force these columns categorical")
+    g.add_argument("--numerical", type=_names, default=None, help="csv: force these columns numerical")
+    g.add_argument("--text-field", default=None, help="text: the JSONL field holding the text (default: text)")
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
     lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
     lb.add_argument("--include-smoke", action="store_true")
-    lb.add_argument("--out", default=None, help="output folder (default: the repo's leaderboards/)")
+    lb.add_argument("--include-user-data", action="store_true",
+                    help="also archive runs on users' own files (csv, text tasks); never done unless asked")
+    lb.add_argument("--out", default=None, help="output folder (default: the repo's leaderboards/, and README.md)")
 
     sh = sub.add_parser("show", help="print one run record")
     sh.add_argument("run_id")
@@ -75,24 +81,30 @@ def cmd_list(args) -> int:
     from methods import METHODS
     from tasks import TASKS
 
-    print("tasks:    " + ", ".join(TASKS.names()))
-    print("methods:  " + ", ".join(METHODS.names()))
+    print("tasks:")
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        opts = ", ".join("--" + o.replace("_", "-") for o in cls.option_names())
+        print(f"  {name:<10} {cls.modality:<6} options: {opts or 'none'}")
+    print("methods:  " + ", ".join(METHODS.names()) + "  (each refuses data it does not handle before any work)")
     print("profiles: " + "; ".join(f"{k} ({v})" for k, v in PROFILES.items()))
     return 0
 
 
 def build_task(args):
+    """The task named by --task, given the task options the user set (each must be one the task takes)."""
+    from harness.api import DataError
     from tasks import TASKS
 
     cls = TASKS.get(args.task)
-    kw = {k: getattr(args, k) for k in TASK_OPTIONS}
-    if args.task == "csv":
-        kw.update(data=args.data, target=args.target, task_type=args.task_type,
-                  categorical=args.categorical, numerical=args.numerical)
-    elif args.data or args.target:
-        from harness.api import DataError
-        raise DataError("--data/--target are for --task csv")
-    return cls(**kw)
+    given = {k: getattr(args, k) for k in TASK_OPTIONS if getattr(args, k, None) is not None}
+    wrong = [k for k in given if k not in cls.option_names()]
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        takes = ", ".join("--" + o.replace("_", "-") for o in cls.option_names()) or "none"
+        raise DataError(f"{flags} {'is not an option' if len(wrong) == 1 else 'are not options'} of task "
+                        f"{args.task} (its options: {takes})")
+    return cls(**given)
 
 
 def parse_sets(items: list[str], methods: list[str]) -> dict:
@@ -118,8 +130,8 @@ def parse_sets(items: list[str], methods: list[str]) -> dict:
 def cmd_run(args) -> int:
     if args.quiet:
         os.environ["TQDM_DISABLE"] = "1"
-    from harness import leaderboard, runner
-    from harness.store import Store
+    from harness import runner
+    from harness.store import Archive, Store
 
     task = build_task(args)
     if not args.methods:
@@ -129,12 +141,13 @@ def cmd_run(args) -> int:
     overrides = parse_sets(args.set, args.methods)
     command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     store = Store(args.store)
+    reuse = (Archive(),) if args.reuse_archive else ()
     records = runner.run(task, args.methods, args.seeds, profile=args.profile, n_samples=args.n_samples,
-                         store=store, force=args.force, quiet=args.quiet, command=command, overrides=overrides)
-    if not args.no_leaderboard:
-        leaderboard.write_all(store)
+                         store=store, force=args.force, quiet=args.quiet, command=command, overrides=overrides,
+                         reuse_from=reuse)
     failed = [r for r in records if r["status"] != "ok"]
-    print(f"{len(records) - len(failed)} ok, {len(failed)} failed; records under {store.root}/{task.name}/")
+    print(f"{len(records) - len(failed)} ok, {len(failed)} failed; records under {store.root}/{task.name}/ "
+          f"(`python -m harness leaderboard` archives them and rebuilds the tables)")
     return 1 if failed else 0
 
 
@@ -142,21 +155,19 @@ def cmd_leaderboard(args) -> int:
     from pathlib import Path
 
     from harness import leaderboard
-    from harness.store import Store
+    from harness.store import BOARD_DIR, Store
 
-    out = Path(args.out) if args.out else leaderboard.BOARD_DIR
-    for path in leaderboard.write_all(Store(args.store), include_smoke=args.include_smoke, out_dir=out):
+    out = Path(args.out) if args.out else BOARD_DIR
+    for path in leaderboard.write_all(Store(args.store), include_smoke=args.include_smoke, out_dir=out,
+                                      include_user_data=args.include_user_data):
         print(f"wrote {path}")
     return 0
 
 
 def cmd_show(args) -> int:
-    from harness.store import Store
+    from harness.store import Archive, Store
 
-    rec = Store(args.store).find(args.run_id)
-    if rec is None:
-        from harness.leaderboard import archived_records
-        rec = next((r for r in archived_records() if r["job_id"].startswith(args.run_id)), None)
+    rec = Store(args.store).find(args.run_id) or Archive().find(args.run_id)
     if rec is None:
         print(f"error: no record {args.run_id!r} in {args.store}/ or leaderboards/records/", file=sys.stderr)
         return 2
@@ -165,20 +176,20 @@ def cmd_show(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    import importlib
+    """A method's own benchmark (`Method.benchmark(splits, profile=...)`), reached through the registry."""
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from harness.store import write_json_atomic
+    from harness.io import write_json_atomic
+    from methods import METHODS
     from tasks import TASKS
 
-    try:
-        bench = importlib.import_module(f"methods.{args.method.split('-')[0]}.bench")
-    except ModuleNotFoundError:
-        print(f"error: method {args.method!r} has no benchmark (methods/<name>/bench.py)", file=sys.stderr)
+    cls = METHODS.get(args.method)
+    if not callable(getattr(cls, "benchmark", None)):
+        print(f"error: method {args.method!r} has no benchmark", file=sys.stderr)
         return 2
     splits = TASKS.get(args.task)().load()
-    result = bench.run(splits, profile=args.profile, method=args.method)
+    result = cls.benchmark(splits, profile=args.profile)
     result.update(task=args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     path = Path(args.store) / "bench" / f"{args.method}-{args.task}-{args.profile}-{result['at'].replace(':', '')}.json"
     write_json_atomic(path, result)

@@ -1,8 +1,10 @@
 """Expand task × methods × seeds into jobs, run each once, write one record per job.
 
-Each job goes through phases load → fit → sample → score; the record on disk always says which
-phase a job reached, so a crash or a kill leaves an honest "running"/"error" record. A job whose
-record says "ok" is reused unless `force`.
+The runner knows no task and no metric: it asks the task for its data (`load`), what to record about it
+(`describe`), its declared metrics (`metrics`) and their values (`score`), and reaches methods through the
+registry only. Each job goes through phases fit → sample → score; the record on disk always says which
+phase a job reached, so a crash or a kill leaves an honest "running"/"error" record. A job whose record in
+the local store says "ok" is reused unless `force`; records made elsewhere (the archive) only when asked.
 """
 from __future__ import annotations
 
@@ -13,21 +15,19 @@ import subprocess
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 import harness
-from harness.api import DataError
-from harness.store import SCHEMA, Store, job_id
-from tasks.base import describe_splits, frame_hash
+from harness.api import DataError, modality_noun
+from harness.store import REPO, SCHEMA, Store, job_id
 
 PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "sdmetrics", "ctgan", "sdv",
-            "imbalanced-learn", "transformers", "be-great")
-REPO = Path(__file__).resolve().parent.parent
+            "imbalanced-learn", "transformers", "be-great", "xgrammar")
 
 
 def environment() -> dict:
@@ -39,6 +39,7 @@ def environment() -> dict:
             versions[p] = importlib_metadata.version(p)
         except importlib_metadata.PackageNotFoundError:
             pass
+
     def git(*args):
         try:
             r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
@@ -47,8 +48,9 @@ def environment() -> dict:
             return ""
     return {"harness": harness.__version__, "git_commit": git("rev-parse", "HEAD"),
             "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "python": platform.python_version(), "platform": platform.platform(), "packages": versions,
-            "device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads()}
+            "python": platform.python_version(), "platform": platform.platform(), "node": platform.node(),
+            "packages": versions, "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "threads": torch.get_num_threads()}
 
 
 def now() -> str:
@@ -59,92 +61,132 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def archived(task: str, method: str, jid: str) -> dict | None:
-    """A finished record committed under leaderboards/records/ also counts as done (a clean clone resumes)."""
-    from harness.leaderboard import BOARD_DIR
-    from harness.store import load_record
+@dataclass
+class Job:
+    name: str
+    seed: int
+    method: object
+    desc: dict
+    n: int
+    jid: str
+    reused: dict | None = None       # a finished record this job will not recompute
+    reused_from: str = ""
 
-    path = BOARD_DIR / "records" / task / method / f"{jid}.json"
-    return load_record(path) if path.exists() else None
+
+def check_modalities(task, classes: dict) -> None:
+    """Before any work: every method must handle the task's data."""
+    refused = [name for name, cls in classes.items() if not cls.handles(task.modality)]
+    if refused:
+        raise DataError(f"{', '.join(refused)} {'does' if len(refused) == 1 else 'do'} not handle "
+                        f"{modality_noun(task.modality)} (task {task.name})")
+
+
+def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, reuse_from, force, task_key):
+    from methods import METHODS
+
+    jobs = []
+    for name, cls in classes.items():
+        for seed in seeds:
+            user = dict((overrides or {}).get(name, {}))
+            params = {**user, **({"seed": seed} if "seed" in cls._param_names() else {})}
+            try:
+                method = cls.from_profile(profile, **params)
+            except (TypeError, ValueError) as e:
+                if not user:
+                    raise
+                raise DataError(f"--set for {name}: {e}") from e
+            n = n_samples or method.sample_budget(len(splits.train))
+            desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
+            if user:                      # only when given, so records without overrides keep their job ids
+                desc["overrides"] = user
+            job = Job(name, seed, method, desc, n, job_id(task_key, desc, seed, n))
+            if not force:
+                for source in [store, *reuse_from]:
+                    old = source.read(task.name, name, job.jid)
+                    if old and old["status"] == "ok":
+                        job.reused, job.reused_from = old, str(source)
+                        break
+            jobs.append(job)
+    return jobs
+
+
+def announce(task, jobs, profile, store) -> None:
+    todo = [j for j in jobs if j.reused is None]
+    print(f"{task.name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {len(todo)} to run on this machine, "
+          f"{len(jobs) - len(todo)} reused (store: {store.root}/)", flush=True)
+    for name in dict.fromkeys(j.name for j in todo):
+        count = sum(j.name == name for j in todo)
+        cost = next(j for j in todo if j.name == name).method.cost
+        print(f"  {name} × {count} ({profile} profile): {cost.get(profile, 'cost unknown')} each", flush=True)
+    elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
+    for source in dict.fromkeys(j.reused_from for j in elsewhere):
+        recs = [j.reused for j in elsewhere if j.reused_from == source]
+        made = sorted({f"{r['env'].get('platform', '?')} at commit {r['env'].get('git_commit', '?')[:8]}"
+                       for r in recs if r.get("env")})
+        print(f"  reused {len(recs)} record{'s' * (len(recs) != 1)} made elsewhere, from {source}/ "
+              f"({'; '.join(made) or 'machine unknown'}): nothing was computed for them here", flush=True)
 
 
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,
-        store: Store, force: bool = False, quiet: bool = False, command: str = "", overrides: dict | None = None
-        ) -> list[dict]:
+        store: Store, force: bool = False, quiet: bool = False, command: str = "", overrides: dict | None = None,
+        reuse_from: tuple = ()) -> list[dict]:
     from methods import METHODS
 
     classes = {m: METHODS.get(m) for m in method_names}     # unknown names fail before any work
+    check_modalities(task, classes)
     t0 = time.perf_counter()
     splits = task.load()
     load_s = time.perf_counter() - t0
-    task_desc = {"name": task.name, "version": task.version, "config": task.config(),
-                 "data_hash": frame_hash(splits.train)}
-    env = environment()
-    records = []
-    jobs = [(m, s) for m in method_names for s in seeds]
-    for name, seed in tqdm(jobs, desc=f"{task.name}", disable=quiet or len(jobs) < 2, unit="job"):
-        cls = classes[name]
-        user = dict((overrides or {}).get(name, {}))
-        params = dict(user)
-        if "seed" in cls._param_names():
-            params["seed"] = seed
-        try:
-            method = cls.from_profile(profile, **params)
-        except (TypeError, ValueError) as e:
-            if not user:
-                raise
-            raise DataError(f"--set for {name}: {e}") from e
-        n = n_samples or method.sample_budget(len(splits.train))
-        method_desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
-        if user:                          # only when given, so records without overrides keep their job ids
-            method_desc["overrides"] = user
-        jid = job_id(task_desc, method_desc, seed, n)
-        old = store.read(task.name, name, jid) or archived(task.name, name, jid)
-        if old and old["status"] == "ok" and not force:
+    task_key = {"name": task.name, "version": task.version, "config": task.config(), "data_hash": splits.fingerprint()}
+    task_desc = {**task_key, "modality": task.modality, "family": task.family or task.name,
+                 "user_data": task.user_data, **task.describe(splits)}
+    jobs = plan(task, splits, classes, seeds, profile=profile, n_samples=n_samples, overrides=overrides, store=store,
+                reuse_from=reuse_from, force=force, task_key=task_key)
+    announce(task, jobs, profile, store)
+    env, records = environment(), []
+    for job in tqdm(jobs, desc=task.name, disable=quiet or len(jobs) < 2, unit="job"):
+        if job.reused is not None:
             if not quiet:
-                tqdm.write(f"{task.name}/{name} seed {seed}: reusing finished record {jid}")
-            records.append(old)
+                tqdm.write(f"{task.name}/{job.name} seed {job.seed}: reusing finished record {job.jid} from {job.reused_from}/")
+            records.append(job.reused)
             continue
-        records.append(run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env,
-                               command=command, quiet=quiet, load_s=load_s, force=force))
+        records.append(run_job(task, splits, job, task_desc, store, env, command=command, quiet=quiet,
+                               load_s=load_s, force=force))
     return records
 
 
-def run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, env, *, command, quiet, load_s,
-            force=False):
-    job_dir = store.job_dir(task.name, method_desc["name"], jid)
+def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *, command: str, quiet: bool,
+            load_s: float, force: bool = False) -> dict:
+    job_dir = store.job_dir(task.name, job.name, job.jid)
     # work/: this job's resumable state; _cache/: checkpoints several jobs may share. --force starts afresh.
     if force:
         shutil.rmtree(job_dir / "work", ignore_errors=True)
-    method.work_dir, method.cache_dir = job_dir / "work", None if force else store.root / "_cache"
-    rec = {"schema": SCHEMA, "job_id": jid, "command": command, "task": {**task_desc, **describe_splits(splits)},
-           "method": method_desc, "seed": seed, "n_samples": n, "status": "running", "phase": "fit",
-           "error": None, "metrics": {}, "higher_is_better": task.higher_is_better(splits.metadata),
-           "timings_s": {"load": round(load_s, 3)}, "env": env, "started_at": now(), "finished_at": None}
+    declared = task.metrics(splits.metadata)
+    rec = {"schema": SCHEMA, "job_id": job.jid, "command": command, "task": task_desc, "method": job.desc,
+           "seed": job.seed, "n_samples": job.n, "status": "running", "phase": "fit", "error": None, "metrics": {},
+           "higher_is_better": declared, "artifacts": {}, "timings_s": {"load": round(load_s, 3)}, "env": env,
+           "started_at": now(), "finished_at": None}
     store.write(rec)
+    relative = lambda p: str(Path(p).relative_to(store.root))
     try:
         t = time.perf_counter()
-        method.fit(splits.train, splits.metadata)
+        job.method.fit(splits.train, splits.metadata, work_dir=job_dir / "work",
+                       cache_dir=None if force else store.root / "_cache")
         rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
         rec["phase"] = "sample"
         store.write(rec)
         t = time.perf_counter()
-        synthetic = method.sample(n, seed=seed)
+        synthetic = job.method.sample(job.n, seed=job.seed)
         rec["timings_s"]["sample"] = round(time.perf_counter() - t, 3)
-        rec["method"]["extra"] = method.extra_record()
-        job_dir.mkdir(parents=True, exist_ok=True)
-        synthetic.to_csv(job_dir / "synthetic.csv", index=False)
-        rec["synthetic_path"] = str((job_dir / "synthetic.csv").relative_to(store.root))
+        rec["method"]["extra"] = job.method.extra_record()
+        rec["synthetic_path"] = relative(task.save_synthetic(synthetic, job_dir))
         rec["phase"] = "score"
         store.write(rec)
         t = time.perf_counter()
-        metrics = task.score(synthetic, splits, seed=seed, quiet=quiet)
+        scores = task.score(synthetic, splits, seed=job.seed, work_dir=job_dir / "score", quiet=quiet)
         rec["timings_s"]["score"] = round(time.perf_counter() - t, 3)
-        arrays = {k.lstrip("_"): v for k, v in metrics.items() if k.startswith("_")}
-        if arrays:
-            np.savez_compressed(job_dir / "dcr.npz", **arrays)
-            rec["dcr_arrays_path"] = str((job_dir / "dcr.npz").relative_to(store.root))
-        rec["metrics"] = {k: v for k, v in metrics.items() if not k.startswith("_")}
+        rec["metrics"] = scores.metrics
+        rec["artifacts"] = {k: relative(p) for k, p in scores.artifacts.items()}
         rec["status"], rec["phase"] = "ok", None
     except KeyboardInterrupt:
         rec["status"], rec["error"] = "interrupted", "KeyboardInterrupt"
@@ -152,16 +194,24 @@ def run_job(task, splits, method, method_desc, task_desc, seed, n, jid, store, e
     except Exception as e:  # a failed job is a row too (SDGym): record it, go on with the next
         rec["status"] = "error"
         rec["error"] = {"type": type(e).__name__, "message": str(e), "traceback": traceback.format_exc()}
-        print(f"error in {task.name}/{method_desc['name']} seed {seed} ({rec['phase']}): {type(e).__name__}: {e}",
+        print(f"error in {task.name}/{job.name} seed {job.seed} ({rec['phase']}): {type(e).__name__}: {e}",
               file=sys.stderr)
     finally:
         rec["finished_at"] = now()
         rec["peak_rss_mb"] = round(peak_rss_mb(), 1)
         store.write(rec)
     if not quiet and rec["status"] == "ok":
-        m = rec["metrics"]
-        tqdm.write(f"{task.name}/{method_desc['name']} seed {seed}: MLE {m.get('mle', float('nan')):.4f} "
-                   f"ρ {m['rho']:.2f}% DCR-share {m['dcr_share_closer_to_train']:.3f} "
+        tqdm.write(f"{task.name}/{job.name} seed {job.seed}: {summary(rec['metrics'], declared)} "
                    f"(fit {rec['timings_s']['fit']:.0f}s, sample {rec['timings_s']['sample']:.0f}s, "
-                   f"score {rec['timings_s']['score']:.0f}s) -> {jid}")
+                   f"score {rec['timings_s']['score']:.0f}s) -> {job.jid}")
     return rec
+
+
+def summary(metrics: dict, declared: dict) -> str:
+    """Every declared metric the task reported, with its direction."""
+    parts = []
+    for name, higher in declared.items():
+        v = metrics.get(name)
+        if isinstance(v, (int, float)):
+            parts.append(f"{name} {'↑' if higher else '↓'} {v:.4g}")
+    return ", ".join(parts) or "no declared metric reported"

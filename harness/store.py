@@ -1,18 +1,24 @@
 """Run records: one self-describing JSON per (task, method, params, seed), written atomically.
 
-Layout: <root>/<task>/<method>/<job_id>/record.json, beside synthetic.csv and dcr.npz.
-Paths inside a record are relative to the store root.
+Local store: <root>/<task>/<method>/<job_id>/record.json, beside the synthetic data, the task's score
+artifacts and the job's work/ folder (resumable state). Paths inside a record are relative to the store
+root. The archive (leaderboards/records/<task>/<method>/<job_id>.json) holds the records copied there by
+`harness leaderboard`: the tables are rebuilt from it alone, on any clone.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import shutil
 from pathlib import Path
+
+from harness.io import write_json_atomic
 
 SCHEMA = 1
 REQUIRED = ("schema", "job_id", "task", "method", "seed", "status")
+REPO = Path(__file__).resolve().parent.parent
+BOARD_DIR = REPO / "leaderboards"
+ARCHIVED_STATUSES = ("ok", "error")      # a killed or running job is no result yet
 
 
 def job_id(task: dict, method: dict, seed: int, n_samples) -> str:
@@ -20,23 +26,12 @@ def job_id(task: dict, method: dict, seed: int, n_samples) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
-def write_json_atomic(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True, default=_jsonable)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _jsonable(x):
-    if hasattr(x, "item"):
-        return x.item()
-    if isinstance(x, (set, tuple)):
-        return list(x)
-    if isinstance(x, Path):
-        return str(x)
-    return str(x)
+def load_record(path: Path) -> dict:
+    rec = json.loads(Path(path).read_text())
+    missing = [k for k in REQUIRED if k not in rec]
+    if missing or rec.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not a schema-{SCHEMA} record (missing {missing})")
+    return rec
 
 
 class Store:
@@ -64,10 +59,44 @@ class Store:
             return load_record(path)
         return None
 
+    def __str__(self) -> str:
+        return str(self.root)
 
-def load_record(path: Path) -> dict:
-    rec = json.loads(Path(path).read_text())
-    missing = [k for k in REQUIRED if k not in rec]
-    if missing or rec.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a schema-{SCHEMA} record (missing {missing})")
-    return rec
+
+class Archive:
+    """Finished records kept with the project (leaderboards/records/), one JSON file per job."""
+
+    def __init__(self, root: str | Path = BOARD_DIR / "records"):
+        self.root = Path(root)
+
+    def path(self, task: str, method: str, jid: str) -> Path:
+        return self.root / task / method / f"{jid}.json"
+
+    def read(self, task: str, method: str, jid: str) -> dict | None:
+        path = self.path(task, method, jid)
+        return load_record(path) if path.exists() else None
+
+    def records(self) -> list[dict]:
+        return [load_record(p) for p in sorted(self.root.glob("*/*/*.json"))]
+
+    def find(self, jid: str) -> dict | None:
+        return next((r for r in self.records() if r["job_id"].startswith(jid)), None)
+
+    def add_from(self, store: Store, *, keep) -> int:
+        """Copy every record of `store` for which keep(record) is true; returns how many."""
+        n = 0
+        for rec in store.records():
+            if rec["status"] not in ARCHIVED_STATUSES or not keep(rec):
+                continue
+            dest = self.path(rec["task"]["name"], rec["method"]["name"], rec["job_id"])
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(store.job_dir(rec["task"]["name"], rec["method"]["name"], rec["job_id"]) / "record.json",
+                            dest)
+            n += 1
+        return n
+
+    def __str__(self) -> str:
+        try:
+            return str(self.root.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.root)

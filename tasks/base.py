@@ -1,37 +1,33 @@
-"""A tabular task: load -> Splits, score(synthetic) -> metrics. Shared by the UCI tables and user CSVs."""
+"""A tabular task: load -> Splits, score(synthetic) -> MLE, ρ and DCR. Shared by the UCI tables and user CSVs."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from harness.api import TableMetadata
+from harness.api import Scores, Splits, TableMetadata, Task
 from tasks.metrics import dcr as dcr_metric
 from tasks.metrics import density, mle as mle_metric
-from tasks.tabular import Splits, canonical_category
+from tasks.tabular import canonical_category
 
 
-class TabularTask:
-    name = ""
-    version = 1
+class TabularTask(Task):
     modality = "table"
+    family = "tabular"
+    report = "tasks.reports.tabular:sections"
+    headline = ("mle", "rho")
+    label_defaults = {"split": "difflm", "mle_mode": "clean", "mle_best_of": 1, "limit": None}
 
     def __init__(self, split: str = "difflm", mle_mode: str = "clean", mle_best_of: int = 1,
                  limit: int | None = None):
         self.split, self.mle_mode, self.mle_best_of, self.limit = split, mle_mode, mle_best_of, limit
 
-    def config(self) -> dict:
-        return {"split": self.split, "mle_mode": self.mle_mode, "mle_best_of": self.mle_best_of,
-                "limit": self.limit}
-
-    def load(self) -> Splits:
-        raise NotImplementedError
-
-    def higher_is_better(self, meta: TableMetadata) -> dict:
-        return {"mle": meta.task_type != "regression", "rho": False, "dcr_share_closer_to_train": False,
-                "dcr_exact_copy_rate": False, "valid_rate": True}
+    def metrics(self, metadata: TableMetadata) -> dict[str, bool]:
+        return {"mle": metadata.task_type != "regression", "rho": False, "dcr_share_closer_to_train": False,
+                "dcr_exact_copy_rate": False}
 
     def clean_synthetic(self, synthetic: pd.DataFrame, meta: TableMetadata) -> tuple[pd.DataFrame, dict]:
         """Canonical dtypes; rows with a missing target or an unknown target class are dropped and counted."""
@@ -45,7 +41,8 @@ class TabularTask:
         return df[~bad].reset_index(drop=True), {"n_synthetic": len(df), "n_dropped_bad_target": int(bad.sum()),
                                                  "unknown_category_cells": unknown}
 
-    def score(self, synthetic: pd.DataFrame, splits: Splits, *, seed: int = 0, quiet: bool = False) -> dict:
+    def score(self, synthetic: pd.DataFrame, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
+              quiet: bool = False) -> Scores:
         meta = splits.metadata
         syn, info = self.clean_synthetic(synthetic, meta)
         metrics: dict = dict(info)
@@ -67,15 +64,11 @@ class TabularTask:
             metrics.update(dcr_metric.dcr(splits.train, splits.test, syn, meta, progress=bar))
             timings["dcr"] = time.perf_counter() - t
         metrics["score_timings_s"] = timings
-        return metrics
-
-
-def describe_splits(splits: Splits) -> dict:
-    m = splits.metadata
-    return {"n_train": len(splits.train), "n_val": 0 if splits.val is None else len(splits.val),
-            "n_test": len(splits.test), "target": m.target, "task_type": m.task_type,
-            "n_numerical": len(m.numerical), "n_categorical": len(m.categorical), **splits.info}
-
-
-def frame_hash(df: pd.DataFrame) -> str:
-    return format(int(pd.util.hash_pandas_object(df, index=False).sum()) & (2**64 - 1), "016x")
+        # distance arrays (keys starting with "_") are an artifact, not metrics
+        arrays = {k.lstrip("_"): metrics.pop(k) for k in [k for k in metrics if k.startswith("_")]}
+        artifacts = {}
+        if arrays and work_dir is not None:
+            Path(work_dir).mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(Path(work_dir) / "dcr.npz", **arrays)
+            artifacts["dcr_arrays"] = Path(work_dir) / "dcr.npz"
+        return Scores(metrics, artifacts)

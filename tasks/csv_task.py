@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.api import DataError
 from tasks.base import TabularTask
-from tasks.tabular import Splits, build_metadata, difflm_split, finalize
+from harness.api import DataError, Splits
+from tasks.tabular import build_metadata, difflm_split, finalize
 
 
 def infer_categorical(df: pd.DataFrame) -> list[str]:
@@ -29,6 +29,7 @@ def infer_categorical(df: pd.DataFrame) -> list[str]:
 
 class CSVTask(TabularTask):
     name = "csv"
+    user_data = True          # a user's private table: never archived with the project unless asked
 
     def __init__(self, data: str | None = None, target: str | None = None, task_type: str | None = None,
                  categorical: list[str] | None = None, numerical: list[str] | None = None, **kw):
@@ -71,7 +72,7 @@ class CSVTask(TabularTask):
                 raise DataError(f"regression target {self.target!r} is not numeric")
         else:
             cats.add(self.target)
-        df = finalize(df, cats, self.target).dropna(subset=[self.target])
+        df = finalize(df, cats).dropna(subset=[self.target])
         if len(df) < 20:
             raise DataError(f"{path} has {len(df)} usable rows; at least 20 are needed for an 80/10/10 split")
         train, val, test = difflm_split(df)

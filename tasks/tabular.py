@@ -12,13 +12,13 @@ before splitting under "tabsyn" (as TabSyn does).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from harness.api import DataError, TableMetadata
+from harness.api import DataError, Splits, TableMetadata
 from tasks import data as rawdata
 
 ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education.num", "marital.status",
@@ -26,15 +26,6 @@ ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education.num", "ma
                  "hours.per.week", "native.country", "income"]
 MAGIC_COLUMNS = ["Length", "Width", "Size", "Conc", "Conc1", "Asym", "M3Long", "M3Trans", "Alpha",
                  "Dist", "class"]
-
-
-@dataclass
-class Splits:
-    train: pd.DataFrame
-    val: pd.DataFrame | None
-    test: pd.DataFrame
-    metadata: TableMetadata
-    info: dict = field(default_factory=dict)   # sizes, split scheme, dropped rows, data hashes
 
 
 @dataclass(frozen=True)
@@ -104,7 +95,7 @@ def canonical_category(series: pd.Series) -> pd.Series:
     return out.astype(object).where(out.notna(), np.nan)
 
 
-def finalize(df: pd.DataFrame, categorical, target: str) -> pd.DataFrame:
+def finalize(df: pd.DataFrame, categorical) -> pd.DataFrame:
     df = df.copy()
     for c in df.columns:
         if c in categorical:
@@ -149,7 +140,7 @@ def load_uci(name: str, split: str = "difflm", limit: int | None = None) -> Spli
     paths = rawdata.locate(name)
     info = {"split": split, "files": {k: str(v) for k, v in paths.items()}}
     if name == "adult":
-        full, official_test = (finalize(d, spec.categorical, spec.target) for d in _read_adult(paths))
+        full, official_test = (finalize(d, spec.categorical) for d in _read_adult(paths))
         if split == "difflm":
             train, val = train_test_split(full, test_size=0.1, random_state=42)
         elif split == "tabsyn":
@@ -158,7 +149,7 @@ def load_uci(name: str, split: str = "difflm", limit: int | None = None) -> Spli
             raise DataError(f"unknown split {split!r}")
         test = official_test
     else:
-        df = finalize(spec.read(paths), spec.categorical, spec.target)
+        df = finalize(spec.read(paths), spec.categorical)
         if split == "difflm":
             train, val, test = difflm_split(df)
         elif split == "tabsyn":

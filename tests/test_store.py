@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.leaderboard import build_tabular
+from harness.leaderboard import build_page
 from harness.store import SCHEMA, Store, load_record
 
 
@@ -12,7 +12,11 @@ def fake(task, method, seed, mle, rho, profile="cpu"):
             "command": "python -m harness run", "metrics": {
                 "mle": mle, "rho": rho, "dcr_share_closer_to_train": 0.6, "dcr_share_ideal": 0.64,
                 "dcr_exact_copy_rate": 0.0, "dcr_median": 0.1, "dcr_real_test_median": 0.1},
-            "timings_s": {"fit": 1, "sample": 1, "score": 1}}
+            "higher_is_better": {"mle": True, "rho": False}, "timings_s": {"fit": 1, "sample": 1, "score": 1}}
+
+
+def build_tabular(recs):
+    return build_page("tabular", recs)
 
 
 def test_atomic_write_and_read(tmp_path):
@@ -35,6 +39,7 @@ def test_leaderboard_mean_std_and_paper_rows():
     recs = [fake("adult", "tvae", s, v, 10.0 + s) for s, v in enumerate([0.80, 0.82, 0.84])]
     text = build_tabular(recs)
     assert "| ours: tvae (cpu profile) | 0.820 ± 0.020 | 11.00 ± 1.00 |" in text
+    assert "| tvae (cpu profile) | 3/3 | 0.820 ± 0.020 | 11.00 ± 1.00 |" in text     # the generic table
     assert "| paper: TVAE | 0.878 | 14.22 |" in text
     assert build_tabular(recs) == text        # byte-identical on an unchanged store
 
@@ -87,3 +92,37 @@ def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     assert "| difflm (cpu profile, n_syn=2,000) | adult | 1 | smollm2 | free | 0.900 | 1.50 | 2,000 |" in text
     pngs = [p for p in written if p.suffix == ".png"]
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and f"(figures/{pngs[0].name})" in text
+
+
+def test_failed_jobs_are_counted_and_named():
+    recs = [fake("adult", "tvae", s, 0.8, 10.0) for s in (0, 1)]
+    bad = fake("adult", "tvae", 2, None, None)
+    bad.update(status="error", metrics={}, error={"type": "RuntimeError", "message": "boom"})
+    text = build_tabular([*recs, bad])
+    assert "| tvae (cpu profile) | 2/3 (failed: RuntimeError) | 0.800 ± 0.000 | 10.00 ± 0.00 |" in text
+
+
+def test_archive_keeps_user_data_and_smoke_out_unless_asked(tmp_path):
+    from harness.leaderboard import write_all
+    store = Store(tmp_path / "runs")
+    store.write(fake("adult", "smote", 0, 0.9, 1.0))
+    private = fake("csv", "smote", 0, 0.7, 2.0)
+    private["task"]["user_data"] = True
+    store.write(private)
+    store.write(fake("adult", "real", 0, 0.9, 0.0, profile="smoke"))
+    out = tmp_path / "boards"
+    write_all(store, out_dir=out)
+    assert [p.parent.name for p in (out / "records").glob("*/*/*.json")] == ["smote"]
+    assert not (out / "records" / "csv").exists()
+    write_all(store, out_dir=out, include_user_data=True, include_smoke=True)
+    assert len(list((out / "records").glob("*/*/*.json"))) == 3
+
+
+def test_unregistered_task_gets_a_generic_page():
+    from harness.leaderboard import build_pages
+    rec = fake("mycorpus", "real", 0, None, None)
+    rec["metrics"], rec["higher_is_better"] = {"copy_rate": 1.0, "distinct_2": 0.5}, {"copy_rate": False, "distinct_2": True}
+    pages = build_pages([rec])
+    assert list(pages) == ["mycorpus"]
+    assert "| real (cpu profile) | 1/1 | 1.000 | 0.500 |" in pages["mycorpus"]
+    assert "copy_rate ↓ | distinct_2 ↑" in pages["mycorpus"]
