@@ -7,7 +7,7 @@ import torch
 from harness.api import TableMetadata
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
 from methods.difflm.diffusion import EDM, MLPDenoiser
-from methods.difflm.text import parse_record, row_to_text
+from methods.difflm.table import parse_record, row_to_text
 
 META = TableMetadata(columns=["age", "job", "y"], numerical=["age"], categorical=["job", "y"], target="y",
                      task_type="binclass", categories={"job": ["?", "clerk"], "y": ["False", "True"]})
@@ -16,7 +16,7 @@ META = TableMetadata(columns=["age", "job", "y"], numerical=["age"], categorical
 def test_row_text_roundtrip():
     text = row_to_text({"age": 39.0, "job": "clerk", "y": "True"}, META)
     assert text == '{"age": 39, "job": "clerk", "y": "True"}'
-    assert parse_record(text, META).row == {"age": 39.0, "job": "clerk", "y": "True"}
+    assert parse_record(text, META).record == {"age": 39.0, "job": "clerk", "y": "True"}
 
 
 @pytest.mark.parametrize("text,reason", [
@@ -35,7 +35,7 @@ def test_parser_rejects_broken_records(text, reason):
 
 def test_parser_accepts_json_booleans_and_trailing_text():
     p = parse_record('{"age": 1e2, "job": "?", "y": true} and more', META)
-    assert p.ok and p.row == {"age": 100.0, "job": "?", "y": "True"}
+    assert p.ok and p.record == {"age": 100.0, "job": "?", "y": "True"}
 
 
 def test_decreasing_beta_schedule():
@@ -83,7 +83,7 @@ def test_denoiser_learns_a_2d_toy_distribution():
 
 @pytest.fixture(scope="module")
 def tiny_models():
-    from methods.difflm.backbones import load_decoder, load_encoder
+    from methods.backbones import load_decoder, load_encoder
     llm, ltok = load_decoder("tiny-llama")
     enc, etok, h = load_encoder("tiny-bert")
     return llm, ltok, enc, etok, h
@@ -108,10 +108,11 @@ def test_only_encoder_head_injector_get_gradients(tiny_models, injector):
 
 def test_constrained_decoding_always_parses(tiny_models):
     from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.table import row_grammar
     from methods.difflm.vae import TextVAE
     llm, ltok, enc, etok, h = tiny_models
     vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector="prompt", k=3, n_prefix=0)
-    c = SchemaConstraint(META, ltok, llm.config.vocab_size)
+    c = SchemaConstraint(row_grammar(META), ltok, llm.config.vocab_size)
     out = vae.generate(torch.randn(6, 8), max_new_tokens=80, generator=torch.Generator().manual_seed(0), constraint=c)
     finished = [t for t in out if t.endswith("}")]
     assert finished and all(parse_record(t, META).ok for t in finished)
@@ -120,7 +121,8 @@ def test_constrained_decoding_always_parses(tiny_models):
 
 def test_number_formats_shape_the_grammar(tiny_models):
     """An integer column seen with at most 2 digits admits only such integers, so rows stay short."""
-    from methods.difflm.constrained import SchemaConstraint, number_formats, row_grammar
+    from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.table import number_formats, row_grammar
     from methods.difflm.vae import TextVAE
     texts = ['{"age": 37, "job": "clerk", "y": "True"}', '{"age": 5, "job": "?", "y": "False"}']
     fmt = number_formats(texts, META)["age"]
@@ -130,7 +132,7 @@ def test_number_formats_shape_the_grammar(tiny_models):
     assert "." not in row_grammar(META, formats={"age": fmt}).splitlines()[1]
     llm, ltok, enc, etok, h = tiny_models
     vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector="prompt", k=3, n_prefix=0)
-    c = SchemaConstraint(META, ltok, llm.config.vocab_size, formats={"age": fmt})
+    c = SchemaConstraint(row_grammar(META, formats={"age": fmt}), ltok, llm.config.vocab_size)
     out = vae.generate(torch.randn(6, 8), max_new_tokens=80, generator=torch.Generator().manual_seed(0), constraint=c)
     finished = [t for t in out if t.endswith("}")]
     assert finished
@@ -141,13 +143,16 @@ def test_number_formats_shape_the_grammar(tiny_models):
 
 def test_constrained_limit_is_the_grammars_bound():
     """Every token is >= 1 byte, so the longest row the grammar admits bounds the tokens a row can take."""
-    from methods.difflm import DiffLMConfig, decode_limit
-    from methods.difflm.constrained import NumberFormat, row_max_bytes
+    from methods.difflm.codecs import TableCodec
+    from methods.difflm.config import DiffLMConfig
+    from methods.difflm.sampling import decode_limit
+    from methods.difflm.table import NumberFormat, row_max_bytes
     fmt = {"age": NumberFormat(False, 2, 0, False)}
     longest = '{"age": 99, "job": "clerk", "y": "False"}'
     assert row_max_bytes(META, formats=fmt) == len(longest.encode())
-    assert decode_limit(DiffLMConfig(), "constrained", None, [], META, fmt) == len(longest) + 1
-    assert decode_limit(DiffLMConfig(max_new_tokens=10), "constrained", None, [], META, fmt) == 10
+    codec = TableCodec(META, fmt)
+    assert decode_limit(DiffLMConfig(), "constrained", None, [], codec) == len(longest) + 1
+    assert decode_limit(DiffLMConfig(max_new_tokens=10), "constrained", None, [], codec) == 10
 
 
 def test_variant_profile_sizing_and_overrides():
@@ -156,3 +161,72 @@ def test_variant_profile_sizing_and_overrides():
     assert DiffLMNoDiff.from_profile("paper").cfg().max_sample_rows is None
     assert DiffLMMethod.from_profile("cpu").cfg().max_sample_rows == 1000
     assert DiffLMNoDiff.from_profile("cpu", max_sample_rows=100).cfg().max_sample_rows == 100   # --set wins
+
+
+# --- codecs: one VAE for every modality -------------------------------------------------------------
+def test_codec_for_each_modality():
+    from harness.api import RecordMetadata
+    from methods.difflm.codecs import JSONCodec, TableCodec, TextCodec, codec_for
+    assert isinstance(codec_for(META), TableCodec)
+    assert isinstance(codec_for(RecordMetadata("text")), TextCodec)
+    assert codec_for(RecordMetadata("code")).modality == "code"
+    assert isinstance(codec_for(RecordMetadata("json", {"type": "object"})), JSONCodec)
+    text = codec_for(RecordMetadata("code"))
+    assert text.encode(["x = 1\n"]) == ["x = 1\n"] and not text.has_grammar and text.grammar(15) is None
+    assert text.parse("print(1)").record == "print(1)" and text.parse("  ").reason == "empty text"
+
+
+@pytest.mark.parametrize("text,reason", [
+    ('{"a": 1', "invalid JSON"), ('[1, 2]', "not a JSON object"), ('{"b": 2}', "missing key 'a'")])
+def test_json_codec_parse(text, reason):
+    from methods.difflm.codecs import JSONCodec
+    codec = JSONCodec({"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]})
+    assert codec.parse(text).reason.startswith(reason)
+    assert codec.parse('{"a": 1, "é": [true]}').record == {"a": 1, "é": [True]}
+    assert codec.encode([{"a": 1, "é": "ü"}]) == ['{"a": 1, "é": "ü"}']       # json.dumps, ensure_ascii=False
+
+
+def test_json_grammar_without_schema_gives_objects(tiny_models):
+    from methods.difflm.codecs import JSONCodec
+    from methods.difflm.constrained import SchemaConstraint
+    from methods.difflm.vae import TextVAE
+    llm, ltok, enc, etok, h = tiny_models
+    vae = TextVAE(enc, etok, h, llm, ltok, d_z=8, injector="prompt", k=3, n_prefix=0)
+    codec = JSONCodec()
+    c = SchemaConstraint(codec.grammar(15), ltok, llm.config.vocab_size)
+    out = vae.generate(torch.randn(8, 8), max_new_tokens=60, generator=torch.Generator().manual_seed(0), constraint=c,
+                       temperature=0.1)
+    assert all(t.startswith("{") for t in out)
+    finished = [t for t in out if t.endswith("}") and codec.parse(t).ok]
+    assert all(isinstance(codec.parse(t).record, dict) for t in finished)
+
+
+def test_difflm_fits_and_samples_text_and_json(json_corpus):
+    from harness.api import RecordMetadata
+    from methods.difflm import DiffLMMethod
+    rng = torch.Generator().manual_seed(0)
+    nouns, verbs = ["cat", "dog", "bird", "fish", "cow"], ["runs", "sleeps", "eats", "sings"]
+    texts = [f"a {nouns[i % 5]} {verbs[int(torch.randint(0, 4, (1,), generator=rng))]} at {i % 12}" for i in range(100)]
+    m = DiffLMMethod.from_profile("smoke").fit(texts, RecordMetadata("text"))
+    out = m.sample(10, seed=0)
+    assert isinstance(out, list) and len(out) == 10 and all(isinstance(t, str) and t.strip() for t in out)
+    s = m.extra_record()["sampling"]
+    assert s["decoding"] == "free" and "no grammar" in s["decoding_note"]       # smoke asks for constrained
+    records, meta = json_corpus
+    m = DiffLMMethod.from_profile("smoke").fit(records, meta)
+    out = m.sample(10, seed=0)
+    assert len(out) == 10 and all(isinstance(r, dict) and set(r) == {"colour", "size", "count"} for r in out)
+    assert all(r["colour"] in ("red", "green", "blue") and 0 <= r["count"] <= 20 for r in out)   # the schema's grammar
+    assert m.extra_record()["sampling"]["decoding"] == "constrained"
+
+
+def test_benchmark_on_table_and_text(tiny, text_corpus):
+    """`python -m harness bench difflm` reaches this through the registry; smoke models, seconds."""
+    from harness.api import Splits
+    from methods.difflm import DiffLMMethod
+    df, meta = tiny
+    out = DiffLMMethod.benchmark(Splits(df, None, df, meta), profile="smoke")
+    assert out["train_tokens_per_s"] > 0 and {"free", "constrained"} <= set(out)
+    texts, tmeta = text_corpus
+    out = DiffLMMethod.benchmark(Splits(texts, None, texts, tmeta), profile="smoke")
+    assert "free" in out and "constrained" not in out                  # text has no grammar

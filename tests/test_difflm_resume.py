@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness import io   # where DiffLM saves and loads its checkpoints
 from harness.api import TableMetadata
-from methods.difflm import PROFILES, DiffLMMethod, DiffLMNoDiff
-from methods import torch_io as ckpt   # where DiffLM saves and loads its checkpoints
+from methods.difflm import DiffLMMethod, DiffLMNoDiff
+from methods.difflm.config import PROFILES
 
 META = TableMetadata(columns=["age", "job", "y"], numerical=["age"], categorical=["job", "y"], target="y",
                      task_type="binclass", categories={"job": ["clerk", "nurse"], "y": ["no", "yes"]})
@@ -31,49 +32,44 @@ class Killed(Exception):
 
 def test_killed_fit_resumes_to_the_same_history(frame, tmp_path, monkeypatch):
     whole = DiffLMMethod(config=config(diffusion=False), seed=1)
-    whole.cache_dir = tmp_path / "a"
-    whole.fit(frame, META)
+    whole.fit(frame, META, cache_dir=tmp_path / "a")
 
-    real_save, saves = ckpt.save, []
+    real_save, saves = io.torch_save, []
     def save_then_die(path, state):
         real_save(path, state)
         saves.append(path)
         if len(saves) == 1:
             raise Killed                                   # killed right after epoch 1 was written
-    monkeypatch.setattr(ckpt, "save", save_then_die)
+    monkeypatch.setattr(io, "torch_save", save_then_die)
     broken = DiffLMMethod(config=config(diffusion=False), seed=1)
-    broken.cache_dir = tmp_path / "b"
     with pytest.raises(Killed):
-        broken.fit(frame, META)
-    monkeypatch.setattr(ckpt, "save", real_save)
+        broken.fit(frame, META, cache_dir=tmp_path / "b")
+    monkeypatch.setattr(io, "torch_save", real_save)
 
     resumed = DiffLMMethod(config=config(diffusion=False), seed=1)
-    resumed.cache_dir = tmp_path / "b"
-    resumed.fit(frame, META)
+    resumed.fit(frame, META, cache_dir=tmp_path / "b")
     assert [h["epoch"] for h in resumed.history_] == [1, 2]
     assert resumed.history_ == [pytest.approx(h) for h in whole.history_]
-    state = ckpt.load(next((tmp_path / "b").rglob("last.pt")))
+    state = io.torch_load(next((tmp_path / "b").rglob("last.pt")))
     assert not any(k.startswith("llm") for k in state["trainable"])     # the frozen LLM is never saved
 
 
 def test_nodiff_reuses_the_trained_vae(frame, tmp_path, monkeypatch):
     first = DiffLMMethod(config=config(), seed=2)
-    first.cache_dir = tmp_path
-    first.fit(frame, META)
+    first.fit(frame, META, cache_dir=tmp_path)
     calls = []
     monkeypatch.setattr(type(first.vae_), "forward", lambda *a, **k: calls.append(1))
     nodiff = DiffLMNoDiff(config=config(diffusion=False), seed=2)
-    nodiff.cache_dir = tmp_path
-    nodiff.fit(frame, META)
+    nodiff.fit(frame, META, cache_dir=tmp_path)
     assert not calls                                        # no VAE training step ran
     assert nodiff.history_ == first.history_
 
 
 def test_killed_sampling_resumes_to_the_same_rows(frame, tmp_path, monkeypatch):
-    m = DiffLMMethod(config=config(gen_batch_size=8), seed=3).fit(frame, META)
-    m.work_dir = tmp_path / "whole"
+    m = DiffLMMethod(config=config(gen_batch_size=8), seed=3).fit(frame, META, work_dir=tmp_path / "whole")
     whole = m.sample(20, seed=5)
-    m.work_dir = tmp_path / "broken"
+    assert (tmp_path / "whole" / "sampling-20-5.json").exists()
+    m.work_dir_ = tmp_path / "broken"          # the same fitted model, sampled in another job's folder
     real_generate, calls = m.vae_.generate, []
     def generate_then_die(*a, **k):
         calls.append(1)

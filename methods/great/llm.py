@@ -5,7 +5,7 @@ hook for.
   we swap in a disabled bar / drop the printer for the duration of `fit` (a patch of two names in
   `be_great.great`, restored afterwards; the same patch adds timed checkpoints when a work_dir is set).
 - `GReaT(llm)` calls `from_pretrained(llm)` without `gguf_file`, so it cannot read the packaged SmolLM2
-  GGUF: we give it the dequantised float32 copy (`methods.difflm.backbones.smollm2_dir()`), and the random
+  GGUF: we give it the dequantised float32 copy (`methods.backbones.smollm2_dir()`), and the random
   tiny Llama is saved once to a folder. be-great 0.0.14 itself runs on transformers 5.x as is.
 """
 from __future__ import annotations
@@ -14,16 +14,17 @@ import contextlib
 import functools
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
+from harness.io import Interval
+
 
 def tiny_llama_dir() -> Path:
-    """A random-init tiny Llama (methods.difflm.backbones' smoke decoder) saved once with its tokenizer,
+    """A random-init tiny Llama (methods.backbones' smoke decoder) saved once with its tokenizer,
     so that be-great can `from_pretrained` it like any other checkpoint."""
-    from methods.difflm.backbones import load_decoder, model_cache
+    from methods.backbones import load_decoder, model_cache
 
     out = model_cache() / "tiny-llama-random-init"
     if (out / "config.json").exists():
@@ -44,7 +45,7 @@ def tiny_llama_dir() -> Path:
 
 def resolve_llm(llm: str) -> str:
     if llm == "smollm2":
-        from methods.difflm.backbones import smollm2_dir
+        from methods.backbones import smollm2_dir
         return str(smollm2_dir())
     if llm == "tiny-llama":
         return str(tiny_llama_dir())
@@ -57,12 +58,11 @@ def _trainer_class(base, *, silent: bool, checkpoint_every_s: float | None):
 
     class TimedCheckpoint(TrainerCallback):
         def __init__(self):
-            self.last = time.monotonic()
+            self.interval = Interval(checkpoint_every_s)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if checkpoint_every_s and time.monotonic() - self.last > checkpoint_every_s:
+            if self.interval.due():
                 control.should_save = True
-                self.last = time.monotonic()
             return control
 
     class Trainer(base):

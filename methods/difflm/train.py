@@ -1,0 +1,187 @@
+"""DiffLM's two training stages on texts: the β-VAE (trainable encoder + injector, frozen LLM) and the EDM
+prior on its latent means.
+
+Resumable state goes through `harness.io.Checkpoint`: only what trains (encoder, head, injector, denoiser)
+plus the optimiser, β schedule and random-number states; the frozen LLM is never written, it is reloaded
+from its own files. A checkpoint folder is keyed by everything that determines the VAE's training (the VAE
+part of the config, the seed, the training texts), so a killed run resumes from its last finished epoch,
+and a variant that differs only after the VAE (difflm-nodiff, another temperature or decoding mode) reuses
+the trained VAE instead of training it again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from harness.io import Checkpoint
+from methods.difflm.beta import CyclicalBeta, DecreasingBeta
+from methods.difflm.config import DiffLMConfig
+
+# DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
+VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
+              "beta_min", "beta_patience", "stop_patience", "epochs", "batch_size", "lr", "max_train_rows",
+              "val_fraction", "max_len")
+
+
+def vae_key(config: dict, seed: int, texts: list[str]) -> str:
+    h = hashlib.sha256(json.dumps({f: config[f] for f in VAE_FIELDS}, sort_keys=True).encode())
+    h.update(f"seed={seed}".encode())
+    for t in texts:
+        h.update(t.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def checkpoint_dir(root: Path | None, cfg: DiffLMConfig, seed: int, texts: list[str]) -> Path | None:
+    """Where the VAE's epochs and the denoiser are saved: shared by every job that trains the same VAE."""
+    return None if root is None else Path(root) / "difflm-vae" / vae_key(asdict(cfg), seed, texts)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA; plain float32 on CPU (bf16 is far slower there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def build_vae(cfg: DiffLMConfig, device: torch.device):
+    """Load the encoder and the frozen LLM named by `cfg` and join them into a TextVAE on `device`."""
+    from methods.backbones import load_decoder, load_encoder
+    from methods.difflm.vae import TextVAE
+
+    llm, llm_tok = load_decoder(cfg.decoder)
+    enc, enc_tok, enc_hidden = load_encoder(cfg.encoder)
+    return TextVAE(enc, enc_tok, enc_hidden, llm, llm_tok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k,
+                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+
+
+def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConfig, rng: np.random.Generator,
+              ckpt_dir: Path | None) -> list[dict]:
+    """β-VAE epochs with validation on `val_texts`; saved after every epoch; ends on the best weights."""
+    params = [p for p in vae.trainable.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    steps_per_epoch = max(1, len(train_texts) // cfg.batch_size)
+    schedule = (CyclicalBeta(total_steps=cfg.epochs * steps_per_epoch, beta_max=0.2)
+                if cfg.beta_schedule == "cyclical" else
+                DecreasingBeta(cfg.beta_max, cfg.beta_min, 0.7, cfg.beta_patience, cfg.stop_patience))
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    history, best_state, step, start = [], None, 0, 0
+    ckpt = Checkpoint(ckpt_dir / "last.pt" if ckpt_dir else None, ckpt_dir.name if ckpt_dir else "", every_s=0)
+    if (state := ckpt.load()) is not None:                  # resume (or reuse a finished VAE)
+        vae.trainable.load_state_dict(state["trainable"])
+        opt.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        rng.bit_generator.state = state["rng"]
+        gen.set_state(state["torch_gen"])
+        torch.set_rng_state(state["torch_global"])          # encoder dropout draws from the global generator
+        history, best_state, step, start = state["history"], state["best"], state["step"], state["epoch"]
+        done = state["epoch"] >= cfg.epochs or schedule.should_stop
+        tqdm.write(f"difflm: {'reusing the trained' if done else f'resuming after epoch {start} the'} VAE in {ckpt.path}")
+    for epoch in range(start, cfg.epochs):
+        if schedule.should_stop:
+            break
+        vae.train()
+        order = rng.permutation(len(train_texts))
+        rec_sum = kl_sum = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"difflm VAE epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        for b in bar:
+            batch = [train_texts[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+            beta = schedule.value(step)
+            with autocast_for(vae.device):
+                loss, rec, kl = vae(batch, beta, generator=gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            step += 1
+            rec_sum, kl_sum = rec_sum + float(rec), kl_sum + float(kl)
+            bar.set_postfix(rec=f"{float(rec):.3f}", kl=f"{float(kl):.3f}", beta=f"{beta:.4f}")
+        val_rec = val_loss(vae, val_texts, cfg)
+        improved = schedule.observe(val_rec)
+        history.append({"epoch": epoch + 1, "train_rec": rec_sum / steps_per_epoch, "train_kl": kl_sum / steps_per_epoch,
+                        "val_rec": val_rec, "beta": beta})
+        if improved:
+            best_state = {k: v.detach().cpu().clone() for k, v in vae.trainable.state_dict().items()}
+        ckpt.save(lambda: {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),   # every epoch
+                           "schedule": schedule.state_dict(), "rng": rng.bit_generator.state,
+                           "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
+                           "history": history, "best": best_state, "step": step, "epoch": epoch + 1})
+    if best_state is not None:
+        vae.trainable.load_state_dict(best_state)
+    return history
+
+
+@torch.no_grad()
+def val_loss(vae, texts: list[str], cfg: DiffLMConfig) -> float:
+    vae.eval()
+    total = 0.0
+    for i in range(0, len(texts), cfg.batch_size):
+        batch = texts[i:i + cfg.batch_size]
+        with autocast_for(vae.device):
+            mu, _ = vae.encode(batch)
+            total += float(vae.reconstruction_loss(mu, batch)) * len(batch)   # deterministic: z = μ
+    return total / len(texts)
+
+
+@torch.no_grad()
+def encode_all(vae, texts: list[str], cfg: DiffLMConfig) -> torch.Tensor:
+    vae.eval()
+    out = []
+    for i in range(0, len(texts), cfg.gen_batch_size):
+        with autocast_for(vae.device):
+            out.append(vae.encode(texts[i:i + cfg.gen_batch_size])[0].float().cpu())
+    return torch.cat(out)
+
+
+def train_diffusion(x: torch.Tensor, cfg: DiffLMConfig, rng: np.random.Generator, ckpt_dir: Path | None,
+                    device: torch.device):
+    """The EDM prior on the normalised latent means; early stop on the train loss; keeps the best weights.
+    A trained denoiser is saved beside the VAE and reused (minutes of work at most, but free to keep)."""
+    from methods.difflm.diffusion import EDM, MLPDenoiser
+
+    edm = EDM(MLPDenoiser(x.shape[1], cfg.diff_dim_t, cfg.diff_blocks)).to(device)
+    key = f"denoiser-{cfg.diff_dim_t}-{cfg.diff_blocks}-{cfg.diff_epochs}-{cfg.diff_patience}.pt"
+    ckpt = Checkpoint(ckpt_dir / key if ckpt_dir else None, key)
+    if (state := ckpt.load()) is not None:
+        edm.load_state_dict(state["denoiser"])
+        rng.bit_generator.state = state["rng"]
+        edm.eval()
+        return edm, state["history"]
+    opt = torch.optim.AdamW(edm.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    history, best, bad, best_state = [], float("inf"), 0, None
+    bs = min(512, len(x))
+    for _ in tqdm(range(cfg.diff_epochs), desc="difflm diffusion", leave=False):
+        order = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for i in range(0, len(x), bs):
+            batch = x[order[i:i + bs]].to(device)
+            loss = edm.loss(batch, generator=None)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        total /= len(x)
+        history.append(total)
+        if total < best:
+            best, bad, best_state = total, 0, {k: v.detach().clone() for k, v in edm.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= cfg.diff_patience:
+                break
+    edm.load_state_dict(best_state)
+    edm.eval()
+    ckpt.save(lambda: {"denoiser": best_state, "rng": rng.bit_generator.state, "history": history}, final=True)
+    return edm, history
