@@ -5,7 +5,8 @@ import pytest
 
 from harness.api import TableMetadata
 from methods import METHODS
-from methods.great import GReaTMethod, _safe, format_number
+from methods.great import GReaTMethod
+from methods.great.rows import RowText, format_number, safe_text
 
 SAMPLING_KEYS = {"requested", "valid", "decoded", "valid_rate", "valid_rows_per_s"}
 
@@ -70,7 +71,7 @@ def test_parser_keeps_only_complete_known_rows(fitted):
              "income is <=50K, age is 39, workclass is Private, hours.per.week is 40",
              "income is <=50K, age is old, workclass is Private, education.num is 13, hours.per.week is 40"]
     parsed = _convert_text_to_tabular_data(texts, list(fitted.great_.columns)).to_dict(orient="records")
-    results = [fitted._parse(r) for r in parsed]
+    results = [fitted.rows_.parse(r) for r in parsed]
     assert results[0] == ({"age": 39.0, "workclass": "Private", "education.num": 13.0, "hours.per.week": 40.5,
                            "income": ">50K"}, "")
     assert [why for _, why in results[1:]] == ["unknown category", "column not generated", "not a number"]
@@ -101,23 +102,23 @@ def test_sample_budget_caps():
 def test_text_encoding():
     assert [format_number(v, 7) for v in (39.0, 189916.0, 0.1 + 0.2, -1.5e-7, np.nan)] == \
         ["39", "189916", "0.3", "-0.00000015", "None"]
-    assert _safe("education.num") == "education.num"
-    assert _safe("Self-emp, inc") == "Self-emp; inc" and _safe("x is y") == "x is_ y" and _safe("None") == "None_"
+    assert safe_text("education.num") == "education.num"
+    assert safe_text("Self-emp, inc") == "Self-emp; inc" and safe_text("x is y") == "x is_ y"
+    assert safe_text("None") == "None_"
 
 
 def test_missing_values_round_trip_only_where_train_had_them(adultish):
     """NaN is written as be-great's "None" and accepted back only in columns that had NaN in training."""
     df, meta = adultish
-    m = GReaTMethod(digits=3)
-    m.meta_, m.col_enc_ = meta, {c: _safe(c) for c in meta.columns}
-    m.cat_enc_ = {c: {v: _safe(v) for v in meta.categories[c]} for c in meta.categorical}
-    m.cat_dec_ = {c: {e: v for v, e in enc.items()} for c, enc in m.cat_enc_.items()}
-    m.nullable_ = ["hours.per.week", "workclass"]
+    with_nan = df.copy()
+    with_nan.loc[5, "hours.per.week"], with_nan.loc[7, "workclass"] = np.nan, None
+    m = RowText.fit(with_nan, meta, digits=3)
+    assert m.nullable == ["hours.per.week", "workclass"]
     row = df.iloc[:1].copy()
     row.loc[0, "hours.per.week"], row.loc[0, "workclass"] = np.nan, None
-    text = m._encode_frame(row).iloc[0].to_dict()
+    text = m.encode_frame(row).iloc[0].to_dict()
     assert text["hours.per.week"] == "None" and text["workclass"] == "None" and text["age"] == format_number(df.age[0], 3)
     as_parsed = {k: (None if v == "None" else v) for k, v in text.items()}     # be-great's parser maps "None" to None
-    parsed, why = m._parse(as_parsed)
+    parsed, why = m.parse(as_parsed)
     assert why == "" and np.isnan(parsed["hours.per.week"]) and np.isnan(parsed["workclass"])
-    assert m._parse({**as_parsed, "age": None}) == (None, "missing value")
+    assert m.parse({**as_parsed, "age": None}) == (None, "missing value")

@@ -10,7 +10,8 @@ import torch
 from harness.api import TableMetadata
 from methods.tabsyn import TabSynMethod
 from methods.tabsyn import diffusion
-from methods.tabsyn.diffusion import EDMDenoiser, edm_loss, heun_sample, sigma_steps, train_edm
+from methods.edm import karras_sigmas
+from methods.tabsyn.diffusion import TABSYN_EDM, EDMDenoiser, edm_loss, train_edm
 from methods.tabsyn.vae import BetaSchedule
 
 
@@ -64,9 +65,9 @@ def test_seeds_and_global_rng(tiny):
 def test_a_killed_fit_resumes_to_the_same_model(tiny, tmp_path, monkeypatch, stage, module, fn, kill_at):
     import importlib
 
-    from methods.tabsyn import resume
+    from harness import io
     df, meta = tiny
-    monkeypatch.setattr(resume, "SAVE_EVERY_S", 0.0)           # save after every epoch
+    monkeypatch.setattr(io, "SAVE_EVERY_S", 0.0)               # save after every epoch
     mod = importlib.import_module(module)
     real, calls = getattr(mod, fn), {"n": 0}
 
@@ -77,19 +78,16 @@ def test_a_killed_fit_resumes_to_the_same_model(tiny, tmp_path, monkeypatch, sta
         return real(*args, **kwargs)
 
     killed = smoke()
-    killed.work_dir = tmp_path
     monkeypatch.setattr(mod, fn, dies)
     with pytest.raises(KeyboardInterrupt):
-        killed.fit(df, meta)
+        killed.fit(df, meta, work_dir=tmp_path)
     monkeypatch.setattr(mod, fn, real)
     resumed = smoke()
-    resumed.work_dir = tmp_path
-    resumed.fit(df, meta)
+    resumed.fit(df, meta, work_dir=tmp_path)
     assert resumed.extra_record()[stage]["resumed_at"] == [2]
     pd.testing.assert_frame_equal(resumed.sample(30, seed=1), smoke().fit(df, meta).sample(30, seed=1))
     again = smoke()                                             # both loops finished: nothing is retrained
-    again.work_dir = tmp_path
-    again.fit(df, meta)
+    again.fit(df, meta, work_dir=tmp_path)
     rec = again.extra_record()                                  # every resume is listed: [2, 4] after a kill
     assert rec["vae"]["resumed_at"][-1] == 4 and rec["diffusion"]["resumed_at"] and rec[stage]["resumed_at"][0] == 2
     pd.testing.assert_frame_equal(again.sample(30, seed=1), resumed.sample(30, seed=1))
@@ -136,7 +134,7 @@ def test_edm_loss_falls_on_toy_mixture():
         opt.step()
     after = held_out_loss()
     assert after < 0.75 * before, (before, after)   # ≈ 0.99 -> 0.58; the optimum is not 0
-    x = heun_sample(net.eval(), 64, 2, steps=10, generator=torch.Generator().manual_seed(0), device="cpu")
+    x = net.eval().sample(64, 2, steps=10, generator=torch.Generator().manual_seed(0), device="cpu")
     assert x.shape == (64, 2) and torch.isfinite(x).all()
 
 
@@ -177,7 +175,7 @@ def test_train_edm_samples_the_ema_weights():
 
 
 def test_sigma_steps():
-    t = sigma_steps(50)
+    t = karras_sigmas(50, TABSYN_EDM)
     assert len(t) == 51 and t[-1] == 0
     assert math.isclose(t[0].item(), 80.0, rel_tol=1e-5) and math.isclose(t[-2].item(), 0.002, rel_tol=1e-4)
     assert (t[:-1] > t[1:]).all()

@@ -6,30 +6,21 @@ starts from "target is v," with v drawn from the training distribution of the ta
 complete the row and parses the text back (be-great's start sampler and text parser).
 
 What this wrapper adds around the package, and why:
-- Numbers are written by us (integers without ".0", at most `digits` significant digits, no exponent),
-  and categories / column names are made parser-safe ("," and " is " would split a row, "None" reads as
-  missing), so the LM sees short, unambiguous texts; be-great would write "age is 39.0" and full float
-  reprs. Dotted names such as adult's "education.num" pass through unchanged (be-great's legacy parser
-  splits only on "," and " is "; only its guided sampler treats "." as a delimiter, and we do not use it).
-- Missing values: be-great would write a float NaN as "nan" and a missing category as "None"; we write
-  both as "None" (which its parser maps back to None) and accept a missing value in a sampled row only
-  in a column that had missing values in training.
+- Our own row texts (`rows.py`): numbers without ".0" or exponents, parser-safe names and categories,
+  be-great's "None" for a missing value, accepted back only where training had one.
 - Training pads on the right: be-great 0.0.14 sets `padding_side = "left"` for both training and
   generation, so with labels = input_ids the LM only ever sees pad (= EOS) tokens *before* a row and
   never learns to stop; generation then always runs to `max_length`. Right padding restores the
   original GReaT objective (EOS learned after each row); generation still pads on the left.
 - The start column is the target, fixed (`random_conditional_col=False`): be-great's default re-draws it
   at random after every epoch, so the column sampling starts from would depend on the last epoch's draw.
-- Sampling is our loop over be-great's pieces, because `GReaT.sample` hides how many rows it decoded
-  (it drops bad rows and truncates to n) and keeps rows with unknown categories or NaNs; we need
-  decoded vs valid counts for the record, a seeded draw, and a bounded number of attempts.
-  Decoding uses `skip_special_tokens=True`: be-great's `_convert_tokens_to_text` only strips GPT-2's
-  "<|endoftext|>", so SmolLM2's "<|im_end|>" would stick to the last value.
+  A table without a target starts from its last column (be-great's default).
+- Sampling is our loop over be-great's pieces (`sampling.py`), for decoded vs valid counts, a seeded
+  draw and a bounded number of attempts.
 - What `GReaT.fit` offers no hook for (silence, timed checkpoints, the packaged SmolLM2) is in `llm.py`.
 """
 from __future__ import annotations
 
-import math
 import os
 import random
 import shutil
@@ -40,36 +31,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from harness.api import Method, TableMetadata
 from methods.great.llm import patched_fit, resolve_llm
+from methods.great.rows import RowText
+from methods.great.sampling import sample_rows
 
-MISSING = "None"          # be-great's text for a missing value (its parser maps "None" back to None)
-PLACEHOLDER = "placeholder"  # be-great's parser marks a column the text never mentioned with this
-MAX_DECODED_PER_ROW = 20  # give up after n * this many decoded rows
-EXAMPLES_PER_REASON = 2  # decoded texts kept in the record for each reason a row was rejected
 CHECKPOINT_EVERY_S = 600  # with a work_dir: save a Trainer checkpoint this often (resume after a kill)
 
 
 def quiet() -> bool:
     return os.environ.get("TQDM_DISABLE", "0") == "1"
-
-
-def _safe(text: str) -> str:
-    """A column name or category the way the LM sees it: be-great's parser splits a row on "," and
-    each "col is value" on " is ", and reads the value "None" as missing."""
-    out = str(text).replace(",", ";").replace(" is ", " is_ ").replace("\n", " ").strip()
-    return out + "_" if out in (MISSING, PLACEHOLDER, "") else out
-
-
-def format_number(v: float, digits: int) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return MISSING
-    v = float(v)
-    if v.is_integer() and abs(v) < 1e15:
-        return str(int(v))
-    return np.format_float_positional(v, precision=digits, unique=True, fractional=False, trim="-")
 
 
 class GReaTMethod(Method):
@@ -91,6 +63,8 @@ class GReaTMethod(Method):
         "paper": {"llm": "distilgpt2", "epochs": 100, "batch_size": 32, "lr": 5e-5, "max_train_rows": None,
                   "max_samples": None, "sample_batch_size": 256},
     }
+    # adult, 2 CPU cores: fit 6 min + 150 rows 32 min on the cpu profile
+    cost = {"smoke": "~1 min", "cpu": "~40 min on adult, 2 cores", "paper": "GPU, hours (distilgpt2, 100 epochs)"}
 
     def __init__(self, llm: str = "smollm2", epochs: int = 100, batch_size: int = 8, lr: float = 5e-5,
                  max_train_rows: int | None = None, max_samples: int | None = None, temperature: float = 0.7,
@@ -125,20 +99,9 @@ class GReaTMethod(Method):
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("great: device='cuda' but CUDA is not available")
 
-    def _encode_frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """The training frame as the strings the LM reads, in be-great's missing-value convention."""
-        meta = self.meta_
-        out = {}
-        for c in meta.columns:
-            if c in meta.numerical:
-                out[self.col_enc_[c]] = [format_number(v, self.digits) for v in df[c].to_numpy(float)]
-            else:
-                enc = self.cat_enc_[c]
-                out[self.col_enc_[c]] = [MISSING if pd.isna(v) else enc[str(v)] for v in df[c]]
-        return pd.DataFrame(out).astype(object)
-
-    def fit(self, train: pd.DataFrame, metadata: TableMetadata) -> "GReaTMethod":
-        metadata.check(train)
+    def fit(self, train: pd.DataFrame, metadata: TableMetadata, *, work_dir: Path | None = None,
+            cache_dir: Path | None = None) -> "GReaTMethod":
+        self._check_input(train, metadata)
         self._validate()
         from be_great import GReaT
 
@@ -147,27 +110,15 @@ class GReaTMethod(Method):
         if self.max_train_rows and len(data) > self.max_train_rows:
             data = data.sample(n=self.max_train_rows, random_state=self.seed)
         data = data.reset_index(drop=True)
-
-        # parser-safe names: "education.num" is fine for be-great's parser, but "," / " is " are not
-        self.col_enc_ = {c: _safe(c) for c in meta.columns}
-        if len(set(self.col_enc_.values())) != len(meta.columns):
-            raise ValueError(f"great: column names collide once made parser-safe: {self.col_enc_}")
-        self.cat_enc_, self.cat_dec_ = {}, {}
-        for c in meta.categorical:
-            values = sorted(set(meta.categories.get(c, [])) | set(data[c].dropna().astype(str)))
-            enc = {v: _safe(v) for v in values}
-            if len(set(enc.values())) != len(enc):
-                raise ValueError(f"great: categories of {c!r} collide once made parser-safe")
-            self.cat_enc_[c], self.cat_dec_[c] = enc, {e: v for v, e in enc.items()}
-        self.nullable_ = sorted(c for c in meta.columns if data[c].isna().any())
+        self.rows_ = RowText.fit(data, meta, self.digits)
         self.dtypes_ = {c: train[c].dtype for c in meta.numerical}
-        text_frame = self._encode_frame(data)
+        text_frame = self.rows_.encode_frame(data)
 
         self.device_ = torch.device("cuda" if self.device != "cpu" and torch.cuda.is_available() else "cpu")
         random.seed(self.seed)
         np.random.seed(self.seed)
         torch.manual_seed(self.seed)
-        experiment_dir, tmp = self._experiment_dir()
+        experiment_dir, tmp = self._experiment_dir(work_dir)
         great = GReaT(resolve_llm(self.llm), experiment_dir=str(experiment_dir), epochs=self.epochs,
                       batch_size=self.batch_size, learning_rate=self.lr, seed=self.seed, data_seed=self.seed,
                       use_cpu=self.device_.type == "cpu", logging_strategy="epoch", save_strategy="no",
@@ -180,18 +131,19 @@ class GReaTMethod(Method):
             self.max_length_ = int(max(lengths) * 1.15) + 8
         else:
             self.max_length_ = self.max_length
-        resume = self.work_dir is not None and any(Path(experiment_dir).glob("checkpoint-*"))
+        resume = work_dir is not None and any(Path(experiment_dir).glob("checkpoint-*"))
+        start_col = meta.target if meta.target is not None else meta.columns[-1]
         t0 = time.perf_counter()
         try:
-            with patched_fit(silent=quiet(), checkpoint_every_s=CHECKPOINT_EVERY_S if self.work_dir else None):
-                trainer = great.fit(text_frame, conditional_col=self.col_enc_[meta.target],
+            with patched_fit(silent=quiet(), checkpoint_every_s=CHECKPOINT_EVERY_S if work_dir else None):
+                trainer = great.fit(text_frame, conditional_col=self.rows_.col_enc[start_col],
                                     random_conditional_col=False, resume_from_checkpoint=resume)
         finally:
             if tmp:
                 shutil.rmtree(experiment_dir, ignore_errors=True)
         great.tokenizer.padding_side = "left"
         self.fit_s_ = time.perf_counter() - t0
-        if self.work_dir is not None:        # a finished fit needs no resume point (they are ~1 GB each)
+        if work_dir is not None:        # a finished fit needs no resume point (they are ~1 GB each)
             for ckpt in Path(experiment_dir).glob("checkpoint-*"):
                 shutil.rmtree(ckpt, ignore_errors=True)
         self.history_ = [{k: v for k, v in h.items() if k in ("epoch", "loss", "train_loss", "train_runtime")}
@@ -203,9 +155,9 @@ class GReaTMethod(Method):
         self.fitted_ = True
         return self
 
-    def _experiment_dir(self) -> tuple[Path, bool]:
-        if self.work_dir is not None:
-            d = Path(self.work_dir) / "great-trainer"
+    def _experiment_dir(self, work_dir: Path | None) -> tuple[Path, bool]:
+        if work_dir is not None:
+            d = Path(work_dir) / "great-trainer"
             d.mkdir(parents=True, exist_ok=True)
             return d, False
         return Path(tempfile.mkdtemp(prefix="great-trainer-")), True
@@ -214,91 +166,12 @@ class GReaTMethod(Method):
         return min(n_default, self.max_samples) if self.max_samples else n_default
 
     # ------------------------------------------------------------------------------------------
-    def _parse(self, row: dict) -> tuple[dict | None, str]:
-        meta, out = self.meta_, {}
-        for c in meta.columns:
-            v = row.get(self.col_enc_[c])
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                if c not in self.nullable_:
-                    return None, "missing value"
-                out[c] = np.nan
-                continue
-            v = str(v).strip()
-            if v == PLACEHOLDER:
-                return None, "column not generated"
-            if c in meta.numerical:
-                try:
-                    x = float(v)
-                except ValueError:
-                    return None, "not a number"
-                if not math.isfinite(x):
-                    return None, "not a number"
-                out[c] = x
-            else:
-                if v not in self.cat_dec_[c]:
-                    return None, "unknown category"
-                out[c] = self.cat_dec_[c][v]
-        return out, ""
-
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
         self._check_fitted()
-        from be_great.great_utils import _convert_text_to_tabular_data
-
-        great, meta, tok = self.great_, self.meta_, self.great_.tokenizer
-        great.model.to(self.device_)
-        great.device = self.device_
-        # be-great's start sampler: "target is v," with v from the target's training distribution
-        start = great._get_start_sampler(great.conditional_col, great.conditional_col_dist)
-        stop_ids = sorted({i for i in (tok.eos_token_id, tok.pad_token_id) if i is not None})
-        rows, decoded, parsed_ok, reasons, examples = [], 0, 0, {}, {}
-        limit = max(n * MAX_DECODED_PER_ROW, 4 * self.sample_batch_size)
-        t0 = time.perf_counter()
-        py_state = random.getstate()      # be-great's start sampler draws from the global `random`
-        random.seed(seed)
-        bar = tqdm(total=n, desc="great sampling (valid rows)", leave=False)
-        try:
-            with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
-                torch.manual_seed(seed)
-                while len(rows) < n and decoded < limit:
-                    b = min(self.sample_batch_size, limit - decoded)
-                    start_ids = torch.tensor(start.get_start_tokens(b), device=self.device_)
-                    with torch.inference_mode():
-                        tokens = great.model.generate(
-                            input_ids=start_ids, attention_mask=(start_ids != tok.pad_token_id).long(),
-                            max_length=max(self.max_length_, start_ids.shape[1] + 1), do_sample=True,
-                            temperature=self.temperature,
-                            pad_token_id=tok.pad_token_id, eos_token_id=stop_ids)
-                    texts = [t.replace("\n", " ").replace("\r", "")
-                             for t in tok.batch_decode(tokens, skip_special_tokens=True)]
-                    decoded += len(texts)
-                    # a row that never produced a stop token was cut by max_length: say so, not "column missing"
-                    stopped = torch.isin(tokens[:, start_ids.shape[1]:], torch.tensor(stop_ids, device=tokens.device))
-                    parsed = _convert_text_to_tabular_data(texts, list(great.columns))
-                    for text, ended, rec in zip(texts, stopped.any(1).tolist(), parsed.to_dict(orient="records")):
-                        row, why = self._parse(rec)
-                        if row is None:
-                            why = why if ended else f"cut at max_length ({self.max_length_} tokens)"
-                            reasons[why] = reasons.get(why, 0) + 1
-                            if len(examples.setdefault(why, [])) < EXAMPLES_PER_REASON:
-                                examples[why].append(text[:400])
-                            continue
-                        parsed_ok += 1            # rows past n count for the rate too (as DiffLM's)
-                        if len(rows) < n:
-                            rows.append(row)
-                            bar.update(1)
-                    if decoded >= 4 * self.sample_batch_size and not rows:
-                        break             # nothing valid in 4 batches: stop early, the error says why
-        finally:
-            bar.close()
-            random.setstate(py_state)
-        elapsed = time.perf_counter() - t0
-        self.sampling_ = {"decoding": "free", "llm": self.llm, "requested": n, "valid": len(rows), "decoded": decoded,
-                          "valid_rate": parsed_ok / max(decoded, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
-                          "invalid_reasons": reasons, "invalid_examples": examples, "sample_s": elapsed}
-        if len(rows) < n:
-            raise RuntimeError(f"great: only {len(rows)} valid rows out of {decoded} decoded (need {n}); "
-                               f"invalid reasons: {reasons}. Train longer (epochs) or raise max_length "
-                               f"({self.max_length_}).")
+        meta = self.meta_
+        self.sampling_ = {"llm": self.llm}
+        rows = sample_rows(self.great_, self.rows_, n, seed, device=self.device_, batch_size=self.sample_batch_size,
+                           max_length=self.max_length_, temperature=self.temperature, report=self.sampling_)
         out = pd.DataFrame(rows, columns=meta.columns)
         for c in meta.numerical:
             dt = self.dtypes_[c]

@@ -1,13 +1,15 @@
 """`smote`: interpolation between real neighbours with imbalanced-learn's SMOTE, TabSyn's recipe.
 
 Numerics are quantile-normalised, categoricals one-hot encoded. For each class c (classification)
-or for the whole table (regression, target treated as a numeric feature and so interpolated too),
+or for the whole table (regression, target treated as a numeric feature and so interpolated too; or no target),
 the real rows are stacked against one dummy row of another label and SMOTE is asked for m_c new
 rows of the real class, each on a segment between a real row and one of its k nearest neighbours.
 One-hot blocks are decoded by arg-max, numerics by the inverse quantile transform. Class shares are
 those of the training table. Unlike TabSyn's script, the draw is seeded.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,12 +22,14 @@ from harness.api import Method, TableMetadata
 class SMOTEMethod(Method):
     name = "smote"
     profiles = {"smoke": {}, "cpu": {}, "paper": {}}
+    cost = {"smoke": "seconds", "cpu": "seconds (~7 s to sample adult)", "paper": "seconds (~7 s to sample adult)"}
 
     def __init__(self, k_neighbors: int = 5):
         self.k_neighbors = k_neighbors
 
-    def fit(self, train: pd.DataFrame, metadata: TableMetadata) -> "SMOTEMethod":
-        metadata.check(train)
+    def fit(self, train: pd.DataFrame, metadata: TableMetadata, *, work_dir: Path | None = None,
+            cache_dir: Path | None = None) -> "SMOTEMethod":
+        self._check_input(train, metadata)
         self.meta_ = metadata
         self.train_ = train[metadata.columns].reset_index(drop=True).copy()
         self.fitted_ = True
@@ -33,7 +37,7 @@ class SMOTEMethod(Method):
 
     def _encode(self):
         meta, df = self.meta_, self.train_
-        by_class = meta.task_type != "regression"
+        by_class = meta.target is not None and meta.task_type != "regression"   # no target: one group
         num = list(meta.numerical)
         cat = [c for c in meta.categorical if not (by_class and c == meta.target)]
         x_num = df[num].to_numpy(float)

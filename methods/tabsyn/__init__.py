@@ -29,8 +29,8 @@ import torch
 from sklearn.preprocessing import QuantileTransformer
 
 from harness.api import Method, TableMetadata
-from methods.tabsyn.diffusion import EDMDenoiser, heun_sample, train_edm
-from methods.tabsyn.resume import EpochCheckpoint
+from harness.io import Checkpoint
+from methods.tabsyn.diffusion import EDMDenoiser, train_edm
 from methods.tabsyn.vae import BetaSchedule, TabularVAE, train_vae
 
 SAMPLE_CHUNK = 16_384   # rows denoised at once; bounds memory, and fixes the random stream for a given n
@@ -41,23 +41,18 @@ class TabSynMethod(Method):
     profiles = {
         "smoke": {"vae_epochs": 4, "diffusion_epochs": 4, "batch_size": 32, "factor": 8, "dim_t": 64,
                   "steps": 8, "beta_patience": 2, "patience": 3, "ema_decay": 0.9, "spike_factor": 2.0},
-        # `cpu` is sized for Adult (29,304 rows: 26,374 VAE-train + 2,930 validation; 6 numerics + 9
-        # categoricals, latent 60) on 2 idle CPU cores. Measured (record d5cd25c0ecae, 2026-11-29) with the
-        # first sizing, batch 4096 × (250 VAE + 500 EDM epochs): VAE 4.7 s/epoch, EDM-512 3.8 s/epoch,
-        # sampling 29,304 rows 147 s, scoring 31 s: 54 min in all, MLE 0.908, ρ 2.16 %; the VAE's
-        # validation CE and the EDM loss were both still falling at the last epoch, i.e. the run was
-        # short of *updates* (1,750 VAE / 3,600 EDM steps). Per-row cost hardly depends on the batch on a
-        # CPU, so batch 1024 gives 4× the updates per second: 150 VAE epochs (≈ 3,900 steps, ≈ 12 min) +
-        # 300 EDM epochs (≈ 8,700 steps, ≈ 19 min) + sampling and scoring (≈ 3 min) ≈ 35 min.
-        # The original's batch 4096 stays in `paper` (one H200: VAE step 15 ms, EDM-1024 step 6 ms →
-        # ≈ 7 min + ≤ 8 min). Early stop (patience 100) can only shorten the diffusion stage.
-        # Second cpu run (record f3365ddfa371): the EDM loss jumped from 0.199 to 0.79 at epoch 189 and stayed
-        # there, so its samples came from epoch 188 (ρ 2.33 %). Hence the two guards of `train_edm`: roll back
-        # and halve the LR on a spike, and sample an EMA of the weights (EDM's own practice).
+        # `cpu` is sized for Adult (29,304 rows, latent 60) on 2 idle CPU cores. A CPU pays per row, not per
+        # step, so batch 1024 (not the original's 4096) gives 4x the updates for the same time: 150 VAE epochs
+        # (~3,900 steps) + 300 EDM epochs (~8,700 steps) + sampling and scoring come to ~35 min. The EDM loss can
+        # spike and never recover at this size, hence the two guards of `train_edm` (roll back and halve the
+        # LR on a spike; sample an EMA of the weights). The runs behind these numbers are in
+        # leaderboards/method_notes.csv (topic "sizing"). The original's batch 4096 stays in `paper`.
         "cpu": {"vae_epochs": 150, "diffusion_epochs": 300, "batch_size": 1024, "dim_t": 512, "patience": 100,
                 "ema_decay": 0.999, "spike_factor": 2.0},
         "paper": {"vae_epochs": 4000, "diffusion_epochs": 10001, "batch_size": 4096, "dim_t": 1024, "patience": 500},
     }
+    cost = {"smoke": "seconds", "cpu": "~35 min on adult, 2 cores (15-37 min on the five tables)",
+            "paper": "GPU, ~15 min on adult (one H200); days on a CPU"}
 
     def __init__(self, vae_epochs: int = 4000, diffusion_epochs: int = 10001, batch_size: int = 4096,
                  d_token: int = 4, n_layers: int = 2, n_heads: int = 1, factor: int = 32, dim_t: int = 1024,
@@ -111,8 +106,9 @@ class TabSynMethod(Method):
         return torch.device(self.device)
 
     # ------------------------------------------------------------------------------------------ fit
-    def fit(self, train: pd.DataFrame, metadata: TableMetadata) -> "TabSynMethod":
-        metadata.check(train)
+    def fit(self, train: pd.DataFrame, metadata: TableMetadata, *, work_dir: Path | None = None,
+            cache_dir: Path | None = None) -> "TabSynMethod":
+        self._check_input(train, metadata)
         self.meta_ = metadata
         df = train[metadata.columns].reset_index(drop=True)
         self._fit_preprocessing(df)
@@ -134,7 +130,7 @@ class TabSynMethod(Method):
             edm = EDMDenoiser(len(metadata.columns) * self.d_token, self.dim_t)
         vae, edm = vae.to(dev), edm.to(dev)
 
-        vae_ckpt, edm_ckpt = self._checkpoints(x_num, x_cat)
+        vae_ckpt, edm_ckpt = self._checkpoints(work_dir, x_num, x_cat)
         t0 = time.perf_counter()
         schedule = BetaSchedule(self.max_beta, self.min_beta, self.beta_lambda, self.beta_patience)
         tr_t, va_t = torch.from_numpy(tr).to(dev), torch.from_numpy(va).to(dev)
@@ -160,15 +156,16 @@ class TabSynMethod(Method):
         self.fitted_ = True
         return self
 
-    def _checkpoints(self, x_num: np.ndarray, x_cat: np.ndarray) -> tuple:
-        """Resumable VAE and EDM loops in work_dir (set by the runner), keyed by params and encoded data."""
-        if self.work_dir is None:
+    def _checkpoints(self, work_dir: Path | None, x_num: np.ndarray, x_cat: np.ndarray) -> tuple:
+        """Resumable VAE and EDM loops in the job's work_dir, keyed by params and encoded data: both save
+        their whole state every 5 minutes and at the end, so a killed fit ends on the same model."""
+        if work_dir is None:
             return None, None
         h = hashlib.sha256(json.dumps(self.get_params(), sort_keys=True, default=str).encode())
         h.update(np.ascontiguousarray(x_num).tobytes())
         h.update(np.ascontiguousarray(x_cat).tobytes())
-        key, root = h.hexdigest()[:16], Path(self.work_dir)
-        return EpochCheckpoint(root / "tabsyn-vae.pt", key), EpochCheckpoint(root / "tabsyn-edm.pt", key)
+        key, root = h.hexdigest()[:16], Path(work_dir)
+        return Checkpoint(root / "tabsyn-vae.pt", key), Checkpoint(root / "tabsyn-edm.pt", key)
 
     # --------------------------------------------------------------------------------------- sample
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
@@ -179,7 +176,7 @@ class TabSynMethod(Method):
         with torch.no_grad():
             for start in range(0, n, SAMPLE_CHUNK):
                 m = min(SAMPLE_CHUNK, n - start)
-                z = heun_sample(self.edm_, m, n_cols * self.d_token, steps=self.steps, generator=gen, device=dev)
+                z = self.edm_.sample(m, n_cols * self.d_token, steps=self.steps, generator=gen, device=dev)
                 x_num, logits = self.vae_.decode((z * 2 + self.z_mean_).view(m, n_cols, self.d_token))
                 nums.append(x_num.cpu().numpy())
                 cats.append(np.stack([lg.argmax(-1).cpu().numpy() for lg in logits], axis=1) if logits

@@ -16,9 +16,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
+from harness.io import Checkpoint
 from methods import edm
 from methods.edm import EDMConfig
-from methods.tabsyn.resume import EpochCheckpoint
 
 # ln σ ~ N(p_mean, p_std²) in training; stochastic Heun (S_churn = 1, S_noise = 1) as TabSyn runs it.
 TABSYN_EDM = EDMConfig(sigma_data=0.5, p_mean=-1.2, p_std=1.2, sigma_min=0.002, sigma_max=80.0, rho=7.0,
@@ -48,25 +48,26 @@ class EDMDenoiser(edm.EDM):
         super().__init__(MLPDenoiser(d_in, dim_t), cfg)
 
 
-# Functional names kept for `methods/tabsyn/__init__.py` and the tests.
 def edm_loss(net: EDMDenoiser, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One batch's loss, as `train_edm` computes it (a module-level name, so a test can interrupt the loop)."""
     return net.loss(x, generator)
 
 
 def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int, lr: float, patience: int,
               generator: torch.Generator, perm_generator: torch.Generator, ema_decay: float = 0.0,
-              spike_factor: float = 0.0, ckpt: EpochCheckpoint | None = None) -> dict:
+              spike_factor: float = 0.0, ckpt: Checkpoint | None = None) -> dict:
     """Train on z (already normalised); stop after `patience` epochs without a lower train loss.
 
     Two guards the original lacks, both off by default (= the original):
     - `spike_factor` > 0: an epoch whose loss exceeds spike_factor × the best so far rolls the net, Adam
-      and the EMA back to the best epoch and halves the LR. On 2 CPU cores at batch 1024 (record
-      f3365ddfa371) the loss jumped from 0.199 to 0.79 at epoch 189 and never came back; the original
-      would then only wait out its patience, which a 300-epoch budget cannot afford.
+      and the EMA back to the best epoch and halves the LR. At the cpu profile's batch 1024 the loss
+      can jump several-fold and never come back (leaderboards/method_notes.csv, topic "sizing"); the
+      original would then only wait out its patience, which a 300-epoch budget cannot afford.
     - `ema_decay` > 0: sample from an exponential moving average of the weights (as EDM itself does;
       TabSyn samples its best raw weights). A short run ends on noisy weights; the average is smoother.
       Early stopping still watches the raw weights' loss.
-    With `ckpt`, the loop resumes from its last saved epoch (see resume.py).
+    With `ckpt` (harness.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
+    everything the next epoch depends on, so a resumed fit gives the same weights, bit for bit.
     """
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=0)
     sched = ReduceLROnPlateau(opt, mode="min", factor=0.9, patience=20)
@@ -143,11 +144,3 @@ def _restore(net: nn.Module, opt: torch.optim.Optimizer, ema: AveragedModel | No
     if ema is not None:
         ema.load_state_dict(ema_state)
 
-
-def sigma_steps(steps: int, device=None) -> torch.Tensor:
-    return edm.karras_sigmas(steps, TABSYN_EDM, device)
-
-
-def heun_sample(net: EDMDenoiser, n: int, dim: int, *, steps: int, generator: torch.Generator,
-                device) -> torch.Tensor:
-    return net.sample(n, dim, steps=steps, generator=generator, device=device)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
-from methods.tabsyn.resume import EpochCheckpoint
+from harness.io import Checkpoint
 
 
 class Tokenizer(nn.Module):
@@ -152,12 +152,13 @@ class BetaSchedule:
 
 def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch_size: int, lr: float,
               schedule: BetaSchedule, generator: torch.Generator, perm_generator: torch.Generator,
-              ckpt: EpochCheckpoint | None = None) -> dict:
+              ckpt: Checkpoint | None = None) -> dict:
     """Adam + ReduceLROnPlateau(0.95, 10) on the validation loss; loads the best-validation weights at the end.
 
     The validation loss is the categorical CE, as in the original (`val_mse * 0 + val_ce`), or the MSE
     for a table without categorical columns. `train`/`val` are (x_num, x_cat) tensors on the model's device.
-    With `ckpt`, the loop resumes from its last saved epoch (see resume.py).
+    With `ckpt` (harness.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
+    everything the next epoch depends on, so a resumed fit gives the same weights, bit for bit.
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0)
     sched = ReduceLROnPlateau(opt, mode="min", factor=0.95, patience=10)
