@@ -1,19 +1,36 @@
-"""One set of checks for every registered method (scikit-learn's check_estimator idea)."""
+"""One set of checks for every registered method (scikit-learn's check_estimator idea), on every modality
+it declares: the tiny table, and tiny text, code and JSON corpora (conftest.py)."""
+import copy
 import json
 
 import pandas as pd
 import pytest
 
-from harness.api import NotFittedError
+from harness.api import MODALITIES, DataError, NotFittedError
 from methods import METHODS
 
 NAMES = METHODS.names()
+RECORD_CASES = [(name, mod) for name in NAMES for mod in MODALITIES
+                if mod != "table" and METHODS.get(name).handles(mod)]
+TABLE_ONLY = [name for name in NAMES if set(METHODS.get(name).modalities) == {"table"}]
 
 
 def make(name, seed=0):
     cls = METHODS.get(name)
     params = {"seed": seed} if "seed" in cls._param_names() else {}
     return cls.from_profile("smoke", **params)
+
+
+def test_declared_modalities():
+    assert set(TABLE_ONLY) == {"smote", "ctgan", "tvae", "tabsyn", "great"}
+    every = ["real", "difflm", "difflm-memory", "difflm-embed", "difflm-cycle", "difflm-nodiff"]
+    assert all(set(METHODS.get(n).modalities) == set(MODALITIES) for n in every)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cost_for_every_profile(name):
+    cls = METHODS.get(name)
+    assert set(cls.profiles) <= set(cls.cost) and all(isinstance(v, str) and v for v in cls.cost.values())
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -32,11 +49,11 @@ def test_sample_before_fit_raises(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_fit_sample_contract(name, tiny):
+def test_fit_sample_contract(name, tiny, tmp_path):
     df, meta = tiny
     before = df.copy()
     m = make(name)
-    assert m.fit(df, meta) is m
+    assert m.fit(df, meta, work_dir=tmp_path / "work", cache_dir=tmp_path / "cache") is m
     pd.testing.assert_frame_equal(df, before)
     out = m.sample(25, seed=1)
     assert len(out) == 25 and list(out.columns) == meta.columns
@@ -50,6 +67,33 @@ def test_fit_sample_contract(name, tiny):
         assert not out.equals(m.sample(25, seed=2))
 
 
+@pytest.mark.parametrize("name,modality", RECORD_CASES)
+def test_fit_sample_records(name, modality, request):
+    records, meta = request.getfixturevalue(f"{modality}_corpus")
+    before = copy.deepcopy(records)
+    m = make(name)
+    assert m.fit(records, meta) is m
+    assert records == before
+    out = m.sample(12, seed=1)
+    want = dict if modality == "json" else str
+    assert isinstance(out, list) and len(out) == 12 and all(isinstance(r, want) for r in out)
+    if modality == "json":
+        assert all(set(meta.schema["required"]) <= set(r) for r in out)
+    else:
+        assert all(r.strip() for r in out)
+    assert m.sample(12, seed=1) == out
+    if not m.tags.get("deterministic"):
+        assert m.sample(12, seed=2) != out
+
+
+@pytest.mark.parametrize("name", TABLE_ONLY)
+def test_table_only_methods_refuse_records(name, text_corpus, json_corpus):
+    with pytest.raises(DataError, match=f"^{name} does not handle text records$"):
+        make(name).fit(*text_corpus)
+    with pytest.raises(DataError, match=f"^{name} does not handle json records$"):
+        make(name).fit(*json_corpus)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_bad_input_raises_value_error(name, tiny):
     df, meta = tiny
@@ -57,3 +101,21 @@ def test_bad_input_raises_value_error(name, tiny):
         make(name).fit(df.drop(columns=["colour"]), meta)
     with pytest.raises(ValueError):
         make(name).fit(df.iloc[:0], meta)
+
+
+@pytest.mark.parametrize("name,modality", RECORD_CASES)
+def test_wrong_record_type_raises(name, modality, request):
+    records, meta = request.getfixturevalue(f"{modality}_corpus")
+    wrong = [{"x": 1}] * 3 if modality != "json" else ["text"] * 3
+    with pytest.raises(DataError, match=f"{modality} record 0"):
+        make(name).fit(wrong, meta)
+
+
+@pytest.mark.parametrize("name", ["real", "smote"])
+def test_table_without_target(name, tiny):
+    from harness.api import TableMetadata
+    df, meta = tiny
+    untargeted = TableMetadata(columns=meta.columns, numerical=meta.numerical, categorical=meta.categorical,
+                               categories=meta.categories)
+    out = make(name).fit(df, untargeted).sample(30, seed=0)
+    assert len(out) == 30 and list(out.columns) == meta.columns
