@@ -226,7 +226,39 @@ def test_benchmark_on_table_and_text(tiny, text_corpus):
     from methods.difflm import DiffLMMethod
     df, meta = tiny
     out = DiffLMMethod.benchmark(Splits(df, None, df, meta), profile="smoke")
-    assert out["train_tokens_per_s"] > 0 and {"free", "constrained"} <= set(out)
+    assert set(out["formats"]) == {"json-object", "json-array"}      # every row format, on the same rows
+    for f in out["formats"].values():
+        assert f["train_tokens_per_s"] > 0 and f["tokens_per_row_mean"] > 0 and {"free", "constrained"} <= set(f)
+    assert out["formats"]["json-array"]["tokens_per_row_mean"] < out["formats"]["json-object"]["tokens_per_row_mean"]
     texts, tmeta = text_corpus
     out = DiffLMMethod.benchmark(Splits(texts, None, texts, tmeta), profile="smoke")
-    assert "free" in out and "constrained" not in out                  # text has no grammar
+    (f,) = out["formats"].values()
+    assert "free" in f and "constrained" not in f                      # text has no grammar
+
+
+@pytest.mark.parametrize("fmt", ["json-object", "json-array"])
+def test_row_formats_round_trip_and_grammar(tiny, fmt):
+    from methods.difflm.codecs import TableCodec
+    df, meta = tiny
+    codec = TableCodec(meta, row_format=fmt)
+    texts = codec.encode(df)
+    codec.fit(texts)
+    assert texts[0].startswith("{" if fmt == "json-object" else "[")
+    for text, row in zip(texts, df.to_dict(orient="records")):
+        parsed = codec.parse(text)
+        assert parsed.ok, parsed.reason
+        assert parsed.record["colour"] == row["colour"] and abs(parsed.record["x2"] - row["x2"]) < 1e-9
+    assert max(len(t.encode()) for t in texts) <= codec.max_bytes(20)     # 20: no training value is capped
+    assert codec.grammar(7).count("::=") == 1 + len(meta.columns)
+    bad = codec.parse(texts[0].replace('"red"', '"purple"').replace('"green"', '"purple"').replace('"blue"', '"purple"'))
+    assert not bad.ok and "unknown category" in bad.reason
+
+
+def test_array_rows_need_one_value_per_column(tiny):
+    from methods.difflm.codecs import TableCodec
+    df, meta = tiny
+    codec = TableCodec(meta, row_format="json-array")
+    assert codec.parse("[1, 2]").reason.startswith("wrong number of values")
+    assert codec.parse('{"x1": 1}').reason == "not a JSON array"
+    with pytest.raises(ValueError, match="row_format"):
+        TableCodec(meta, row_format="csv")

@@ -69,7 +69,7 @@ class DiffLMMethod(Method):
         device = resolve_device(cfg.device)
         rng = np.random.default_rng(self.seed)
         torch.manual_seed(self.seed)     # parameter init of the new heads; the LLM is frozen
-        codec = codec_for(metadata)
+        codec = codec_for(metadata, cfg.row_format)
         texts = codec.encode(train)
         codec.fit(texts)                 # a table's number shapes: from every training row, not the subsample
         if cfg.max_train_rows and len(texts) > cfg.max_train_rows:

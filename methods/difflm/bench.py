@@ -17,24 +17,41 @@ from methods.difflm.codecs import codec_for
 from methods.difflm.config import DiffLMConfig
 from methods.difflm.constrained import SchemaConstraint
 from methods.difflm.sampling import decode_limit
+from methods.difflm.table import ROW_FORMATS
 from methods.difflm.train import autocast_for, build_vae
 
 
 def run(splits, method_cls, *, profile: str = "cpu", steps: int = 3, n_generate: int = 16) -> dict:
+    """For a table, every row format (table.ROW_FORMATS) is measured on the same rows with one loaded VAE."""
     cfg: DiffLMConfig = method_cls.from_profile(profile).cfg()     # the variant's injector etc.
-    codec = codec_for(splits.metadata)
     n = steps * cfg.batch_size
     if isinstance(splits.train, pd.DataFrame):
-        pool = splits.train.sample(n=n, random_state=0, replace=True)
+        pool = splits.train.sample(n=max(n, 500), random_state=0, replace=len(splits.train) < max(n, 500))
+        formats = ROW_FORMATS
     else:
-        pool = [splits.train[i] for i in np.random.default_rng(0).integers(0, len(splits.train), n)]
-    texts = codec.encode(pool)
-    codec.fit(texts)
+        pool = [splits.train[i] for i in np.random.default_rng(0).integers(0, len(splits.train), max(n, 500))]
+        formats = (cfg.row_format,)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     t = time.perf_counter()
     vae = build_vae(cfg, device)
-    load_s = time.perf_counter() - t
+    out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(),
+           "load_s": round(time.perf_counter() - t, 2), "train_steps": steps, "batch_size": cfg.batch_size,
+           "k": cfg.k, "formats": {}}
+    for fmt in formats:
+        codec = codec_for(splits.metadata, fmt)
+        texts = codec.encode(pool)
+        codec.fit(texts)
+        out["formats"][fmt] = measure(vae, codec, texts, cfg, device, steps, n_generate)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if device.type == "cuda":
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    out["note"] = "untrained VAE: valid rates here measure the decoder and constraint, not a fitted model"
+    return out
+
+
+def measure(vae, codec, texts: list[str], cfg: DiffLMConfig, device, steps: int, n_generate: int) -> dict:
     llm, ltok = vae.llm, vae.llm_tok
+    lengths = [len(ltok(t, add_special_tokens=False).input_ids) for t in texts]
     opt = torch.optim.AdamW([p for p in vae.trainable.parameters() if p.requires_grad], lr=cfg.lr)
     n_tokens = 0
     t = time.perf_counter()
@@ -47,8 +64,9 @@ def run(splits, method_cls, *, profile: str = "cpu", steps: int = 3, n_generate:
         loss.backward()
         opt.step()
     train_s = time.perf_counter() - t
-    out = {"profile": profile, "device": str(device), "threads": torch.get_num_threads(), "load_s": round(load_s, 2),
-           "train_tokens_per_s": round(n_tokens / train_s, 1), "train_steps": steps, "batch_size": cfg.batch_size}
+    out = {"tokens_per_row_mean": round(float(np.mean(lengths)), 1), "tokens_per_row_max": int(max(lengths)),
+           "train_tokens_per_s": round(n_tokens / train_s, 1),
+           "train_rows_per_s": round(steps * cfg.batch_size / train_s, 3)}
     for mode in ("free", "constrained") if codec.has_grammar else ("free",):
         grammar = codec.grammar(cfg.max_digits) if mode == "constrained" else None
         constraint = SchemaConstraint(grammar, ltok, llm.config.vocab_size) if grammar is not None else None
@@ -62,8 +80,4 @@ def run(splits, method_cls, *, profile: str = "cpu", steps: int = 3, n_generate:
         valid = sum(codec.parse(g).ok for g in gen)
         out[mode] = {"rows": n_generate, "gen_tokens_per_s": round(n_gen_tokens / s, 1),
                      "valid_rate": valid / n_generate, "valid_rows_per_s": round(valid / s, 3), "seconds": round(s, 1)}
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    if device.type == "cuda":
-        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    out["note"] = "untrained VAE: valid rates here measure the decoder and constraint, not a fitted model"
     return out

@@ -2,7 +2,8 @@
 modality's training data into texts, reads decoded texts back into records (or says why one is invalid),
 and gives the grammar that constrained decoding follows.
 
-- `TableCodec`: a row is a JSON object in column order (`table.py`); the grammar spells exactly that, with
+- `TableCodec`: a row is a JSON object in column order, or a JSON array of its values (`row_format`,
+  `table.py`); the grammar spells exactly that, with
   the training vocabulary and each numeric column's shape, so it also bounds a row's length.
 - `TextCodec` (text, code): a record is its own text; any non-empty decoded string is a record. There is no
   grammar: constrained decoding falls back to free decoding, and the run record's sampling section says so.
@@ -19,8 +20,8 @@ import json
 import pandas as pd
 
 from harness.api import Metadata, TableMetadata
-from methods.difflm.table import (NumberFormat, Parsed, frame_to_texts, number_formats, parse_record, row_grammar,
-                                  row_max_bytes)
+from methods.difflm.table import (NumberFormat, Parsed, check_format, frame_to_texts, number_formats, parse_record,
+                                  row_grammar, row_max_bytes)
 
 
 class Codec:
@@ -54,24 +55,25 @@ class TableCodec(Codec):
     modality = "table"
     has_grammar = True
 
-    def __init__(self, meta: TableMetadata, formats: dict[str, NumberFormat] | None = None):
-        self.meta, self.formats = meta, formats
+    def __init__(self, meta: TableMetadata, formats: dict[str, NumberFormat] | None = None,
+                 row_format: str = "json-object"):
+        self.meta, self.formats, self.row_format = meta, formats, check_format(row_format)
 
     def fit(self, texts: list[str]) -> "TableCodec":
-        self.formats = number_formats(texts, self.meta)       # the number shapes the grammar allows
+        self.formats = number_formats(texts, self.meta, self.row_format)     # the number shapes the grammar allows
         return self
 
     def encode(self, data: pd.DataFrame) -> list[str]:
-        return frame_to_texts(data, self.meta)
+        return frame_to_texts(data, self.meta, self.row_format)
 
     def parse(self, text: str) -> Parsed:
-        return parse_record(text, self.meta)
+        return parse_record(text, self.meta, self.row_format)
 
     def grammar(self, max_digits: int) -> str:
-        return row_grammar(self.meta, max_digits, self.formats)
+        return row_grammar(self.meta, max_digits, self.formats, self.row_format)
 
     def max_bytes(self, max_digits: int) -> int:
-        return row_max_bytes(self.meta, max_digits, self.formats)
+        return row_max_bytes(self.meta, max_digits, self.formats, self.row_format)
 
     def collect(self, records: list) -> pd.DataFrame:
         return pd.DataFrame(records, columns=self.meta.columns)
@@ -120,9 +122,10 @@ class JSONCodec(Codec):
                                             strict_mode=bool(schema.get("properties")))
 
 
-def codec_for(metadata: Metadata) -> Codec:
+def codec_for(metadata: Metadata, row_format: str = "json-object") -> Codec:
+    """The codec for the data's modality; `row_format` is how a table row is written (table.ROW_FORMATS)."""
     if metadata.modality == "table":
-        return TableCodec(metadata)
+        return TableCodec(metadata, row_format=row_format)
     if metadata.modality == "json":
         return JSONCodec(metadata.schema)
     return TextCodec(metadata.modality)

@@ -39,6 +39,7 @@ class DiffLMConfig:
     max_attempts_factor: int = 20     # give up after n * this many decoded rows
     max_sample_rows: int | None = None  # rows sampled when the user gives no --n-samples (None: as many as train)
     device: str = "auto"              # auto | cpu | cuda
+    row_format: str = "json-object"   # tables: json-object (the paper's) | json-array (values in column order)
 
 
 PROFILES = {
