@@ -21,6 +21,7 @@ import torch
 from harness.api import MODALITIES, Data, Metadata, Method
 from methods.difflm.codecs import codec_for
 from methods.difflm.config import PROFILES, DiffLMConfig
+from methods.difflm.recon import reconstruct
 from methods.difflm.sampling import decode_limit, effective_decoding, sample_records
 from methods.difflm.train import (build_vae, checkpoint_dir, encode_all, resolve_device, train_diffusion,
                                   train_vae)
@@ -76,6 +77,7 @@ class DiffLMMethod(Method):
             texts = [texts[i] for i in rng.choice(len(texts), cfg.max_train_rows, replace=False)]
         perm = rng.permutation(len(texts))
         n_val = max(1, int(len(texts) * cfg.val_fraction))
+        n_val = min(n_val, cfg.val_rows) if cfg.val_rows else n_val      # validation costs a forward pass a row
         val_texts, train_texts = [texts[i] for i in perm[:n_val]], [texts[i] for i in perm[n_val:]]
 
         vae = build_vae(cfg, device)
@@ -84,6 +86,8 @@ class DiffLMMethod(Method):
         self.max_new_tokens_ = decode_limit(cfg, self.decoding_, vae.llm_tok, texts, codec)
         ckpt_dir = checkpoint_dir(cache_dir or work_dir, cfg, self.seed, texts)
         self.history_ = train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
+        self.recon_ = (reconstruct(vae, codec, val_texts[:cfg.recon_rows], cfg, decoding=self.decoding_,
+                                   max_new_tokens=self.max_new_tokens_) if cfg.recon_rows else {})
         mu = encode_all(vae, texts, cfg)
         self.latent_mean_ = mu.mean(0, keepdim=True)
         if cfg.diffusion:
@@ -113,7 +117,8 @@ class DiffLMMethod(Method):
         return 2 * x + self.latent_mean_.to(self.device_)
 
     def extra_record(self) -> dict:
-        out = {"vae_history": getattr(self, "history_", []), "sampling": getattr(self, "sampling_", {})}
+        out = {"vae_history": getattr(self, "history_", []), "sampling": getattr(self, "sampling_", {}),
+               "reconstruction": getattr(self, "recon_", {})}
         if hasattr(self, "diff_history_"):
             h = self.diff_history_
             out["diffusion"] = {"epochs": len(h), "first_loss": h[0], "best_loss": min(h)}

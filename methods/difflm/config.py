@@ -21,6 +21,11 @@ class DiffLMConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-4
+    lr_schedule: str = "constant"     # constant | cosine (the official script's), after a linear warmup
+    warmup_frac: float = 0.0          # share of the steps spent warming up (official: 0.005)
+    max_steps: int | None = None      # VAE steps; None: epochs x (training rows / batch_size)
+    eval_every: int | None = None     # steps between validations (β schedule, early stop, best weights); None: an epoch
+    val_rows: int | None = None       # validate on at most this many held-out rows (None: all of val_fraction)
     max_train_rows: int | None = 2000  # subsample training rows (None: all)
     val_fraction: float = 0.1
     max_len: int = 256
@@ -39,20 +44,28 @@ class DiffLMConfig:
     max_attempts_factor: int = 20     # give up after n * this many decoded rows
     max_sample_rows: int | None = None  # rows sampled when the user gives no --n-samples (None: as many as train)
     device: str = "auto"              # auto | cpu | cuda
+    recon_rows: int = 200             # validation rows decoded greedily from μ for the record's reconstruction check
     row_format: str = "json-object"   # tables: json-object (the paper's) | json-array (values in column order)
 
 
 PROFILES = {
     "smoke": DiffLMConfig(encoder="tiny-bert", decoder="tiny-llama", d_z=8, k=2, epochs=2, batch_size=8,
                           max_train_rows=64, diff_dim_t=32, diff_blocks=1, diff_epochs=20, diff_steps=8,
-                          max_new_tokens=96, gen_batch_size=32, max_attempts_factor=3, lr=1e-3,
+                          max_new_tokens=96, gen_batch_size=32, max_attempts_factor=3, lr=1e-3, recon_rows=8,
                           decoding="constrained", max_digits=3),   # a random tiny LLM never writes valid JSON by itself
-    # Sized from measurements on 2 CPU cores: a VAE step (16 adult rows, SmolLM2 forward + backward to the soft
-    # prompt, MiniLM forward + backward) takes ~15-20 s, decoding gives ~1-1.5 rows/s. 512 rows x 2 epochs
-    # and 1,000 sampled rows keep adult near 35 min end to end; schema-constrained decoding because a VAE
-    # trained this briefly rarely writes the exact JSON by itself (free decoding: --set difflm.decoding=free).
-    "cpu": DiffLMConfig(max_train_rows=512, epochs=2, lr=5e-4, max_sample_rows=1000, gen_batch_size=48,
-                        decoding="constrained", max_digits=7),
+    # Sized for adult on 2 idle CPU cores, one seed in under an hour (bench, benchmarks/difflm_row_formats_adult_cpu.json):
+    # json-array rows are 70 SmolLM2 tokens against the paper's JSON objects' 134, so the VAE trains 3.1 rows/s
+    # (object: 1.3) and constrained decoding gives ~2.5x the valid rows/s. 350 steps of 16 (~30 min) over 4,000
+    # distinct rows, validated every 50 steps on 128 held-out rows so the decreasing β can fire; cosine LR after
+    # a 3 % warmup. β_max 0.02: the KL is averaged over d_z = 64 dims and the reconstruction over ~70 tokens,
+    # so the per-row KL weight is β·70/64 ≈ 0.022, about the paper's 0.1·130/1024 ≈ 0.013 (β 0.1 here would be
+    # 7x stronger). 2,000 samples: real rows score MLE 0.886 / 0.902 / 0.911 at 1,000 / 2,000 / 4,000 rows
+    # (3 seeds each), so 2,000 no longer caps the honest MLE near 0.85. T 1.0 samples the decoder's own
+    # distribution (T 0.5 collapsed adult's education column to its mode in the earlier profile).
+    "cpu": DiffLMConfig(row_format="json-array", max_train_rows=4000, max_steps=350, eval_every=50, val_rows=128,
+                        batch_size=16, lr=5e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
+                        beta_min=0.0002, beta_patience=2, stop_patience=4, max_sample_rows=2000,
+                        gen_batch_size=64, decoding="constrained", max_digits=7, temperature=1.0),
     "paper": DiffLMConfig(encoder="bert-base-uncased", decoder="mistralai/Mistral-7B-Instruct-v0.3", d_z=1024,
                           k=64, n_prefix=0, pooling="cls", epochs=200, batch_size=32, lr=1e-5, max_train_rows=None,
                           beta_patience=5, stop_patience=20, diff_dim_t=4096, diff_blocks=5, diff_epochs=10000,

@@ -26,7 +26,7 @@ from methods.difflm.config import DiffLMConfig
 # DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
 VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
               "beta_min", "beta_patience", "stop_patience", "epochs", "batch_size", "lr", "max_train_rows",
-              "val_fraction", "max_len")
+              "val_fraction", "max_len", "max_steps", "eval_every", "lr_schedule", "warmup_frac", "val_rows")
 
 
 def vae_key(config: dict, seed: int, texts: list[str]) -> str:
@@ -67,57 +67,86 @@ def build_vae(cfg: DiffLMConfig, device: torch.device):
                    n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
 
 
+def lr_lambda(cfg: DiffLMConfig, total_steps: int):
+    """Linear warmup over warmup_frac of the steps, then constant or cosine decay to 0 (the official script:
+    cosine, warmup 0.005)."""
+    import math
+
+    warm = max(1, int(cfg.warmup_frac * total_steps)) if cfg.warmup_frac > 0 else 0
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total_steps - warm))))
+        return 1.0
+    return f
+
+
 def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConfig, rng: np.random.Generator,
               ckpt_dir: Path | None) -> list[dict]:
-    """β-VAE epochs with validation on `val_texts`; saved after every epoch; ends on the best weights."""
+    """β-VAE steps, validated every `eval_every` steps (default: once an epoch) on `val_texts`: each validation
+    feeds the β schedule and early stopping, appends to the history and saves a checkpoint; ends on the best
+    weights. `max_steps` (if set) replaces epochs × steps per epoch as the budget."""
     params = [p for p in vae.trainable.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr)
     steps_per_epoch = max(1, len(train_texts) // cfg.batch_size)
-    schedule = (CyclicalBeta(total_steps=cfg.epochs * steps_per_epoch, beta_max=0.2)
-                if cfg.beta_schedule == "cyclical" else
+    total = cfg.max_steps or cfg.epochs * steps_per_epoch
+    eval_every = cfg.eval_every or steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, total))
+    schedule = (CyclicalBeta(total_steps=total, beta_max=0.2) if cfg.beta_schedule == "cyclical" else
                 DecreasingBeta(cfg.beta_max, cfg.beta_min, 0.7, cfg.beta_patience, cfg.stop_patience))
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-    history, best_state, step, start = [], None, 0, 0
+    history, best_state, step, order = [], None, 0, None
     ckpt = Checkpoint(ckpt_dir / "last.pt" if ckpt_dir else None, ckpt_dir.name if ckpt_dir else "", every_s=0)
     if (state := ckpt.load()) is not None:                  # resume (or reuse a finished VAE)
         vae.trainable.load_state_dict(state["trainable"])
         opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["lr_schedule"])
         schedule.load_state_dict(state["schedule"])
         rng.bit_generator.state = state["rng"]
         gen.set_state(state["torch_gen"])
         torch.set_rng_state(state["torch_global"])          # encoder dropout draws from the global generator
-        history, best_state, step, start = state["history"], state["best"], state["step"], state["epoch"]
-        done = state["epoch"] >= cfg.epochs or schedule.should_stop
-        tqdm.write(f"difflm: {'reusing the trained' if done else f'resuming after epoch {start} the'} VAE in {ckpt.path}")
-    for epoch in range(start, cfg.epochs):
-        if schedule.should_stop:
-            break
+        history, best_state, step, order = state["history"], state["best"], state["step"], state["order"]
+        done = step >= total or schedule.should_stop
+        tqdm.write(f"difflm: {'reusing the trained' if done else f'resuming after step {step} the'} VAE in {ckpt.path}")
+    bar = tqdm(total=total, initial=step, desc="difflm VAE steps", leave=False)
+    rec_sum = kl_sum = 0.0
+    since = 0
+    while step < total and not schedule.should_stop:
+        if step % steps_per_epoch == 0 or order is None:
+            order = rng.permutation(len(train_texts)).tolist()      # a new epoch: a new order
+        b = step % steps_per_epoch
         vae.train()
-        order = rng.permutation(len(train_texts))
-        rec_sum = kl_sum = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"difflm VAE epoch {epoch + 1}/{cfg.epochs}", leave=False)
-        for b in bar:
-            batch = [train_texts[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
-            beta = schedule.value(step)
-            with autocast_for(vae.device):
-                loss, rec, kl = vae(batch, beta, generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            step += 1
-            rec_sum, kl_sum = rec_sum + float(rec), kl_sum + float(kl)
-            bar.set_postfix(rec=f"{float(rec):.3f}", kl=f"{float(kl):.3f}", beta=f"{beta:.4f}")
+        batch = [train_texts[i] for i in order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+        beta = schedule.value(step)
+        with autocast_for(vae.device):
+            loss, rec, kl = vae(batch, beta, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        step, since = step + 1, since + 1
+        rec_sum, kl_sum = rec_sum + float(rec), kl_sum + float(kl)
+        bar.update(1)
+        bar.set_postfix(rec=f"{float(rec):.3f}", kl=f"{float(kl):.3f}", beta=f"{beta:.4f}")
+        if step % eval_every and step < total:
+            continue
         val_rec = val_loss(vae, val_texts, cfg)
         improved = schedule.observe(val_rec)
-        history.append({"epoch": epoch + 1, "train_rec": rec_sum / steps_per_epoch, "train_kl": kl_sum / steps_per_epoch,
-                        "val_rec": val_rec, "beta": beta})
+        history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "train_rec": rec_sum / since,
+                        "train_kl": kl_sum / since, "val_rec": val_rec, "beta": beta, "lr": sched.get_last_lr()[0]})
+        rec_sum = kl_sum = 0.0
+        since = 0
         if improved:
             best_state = {k: v.detach().cpu().clone() for k, v in vae.trainable.state_dict().items()}
-        ckpt.save(lambda: {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),   # every epoch
-                           "schedule": schedule.state_dict(), "rng": rng.bit_generator.state,
-                           "torch_gen": gen.get_state(), "torch_global": torch.get_rng_state(),
-                           "history": history, "best": best_state, "step": step, "epoch": epoch + 1})
+        ckpt.save(lambda: {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),   # every validation
+                           "lr_schedule": sched.state_dict(), "schedule": schedule.state_dict(),
+                           "rng": rng.bit_generator.state, "torch_gen": gen.get_state(),
+                           "torch_global": torch.get_rng_state(), "history": history, "best": best_state,
+                           "step": step, "order": order})
+    bar.close()
     if best_state is not None:
         vae.trainable.load_state_dict(best_state)
     return history
