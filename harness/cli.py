@@ -71,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--task", default="adult")
     b.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     b.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    b.add_argument("--dry-run", action="store_true", help="sizes only (parameters, checkpoint), no weights loaded")
 
     f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
     f.add_argument("names", nargs="*", default=[])
@@ -188,9 +189,11 @@ def cmd_bench(args) -> int:
     if not callable(getattr(cls, "benchmark", None)):
         print(f"error: method {args.method!r} has no benchmark", file=sys.stderr)
         return 2
-    splits = TASKS.get(args.task)().load()
-    result = cls.benchmark(splits, profile=args.profile)
-    result.update(task=args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    if args.dry_run:
+        result = cls.benchmark(None, profile=args.profile, dry_run=True)
+    else:
+        result = cls.benchmark(TASKS.get(args.task)().load(), profile=args.profile)
+    result.update(task=None if args.dry_run else args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     path = Path(args.store) / "bench" / f"{args.method}-{args.task}-{args.profile}-{result['at'].replace(':', '')}.json"
     write_json_atomic(path, result)
     print(json.dumps(result, indent=1))

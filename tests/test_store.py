@@ -126,3 +126,12 @@ def test_unregistered_task_gets_a_generic_page():
     assert list(pages) == ["mycorpus"]
     assert "| real (cpu profile) | 1/1 | 1.000 | 0.500 |" in pages["mycorpus"]
     assert "copy_rate ↓ | distinct_2 ↑" in pages["mycorpus"]
+
+
+def test_reconstruction_check_is_shown():
+    rec = fake("adult", "difflm", 0, 0.85, 5.0)
+    rec["method"]["extra"] = {"reconstruction": {"rows": 200, "valid_rate": 1.0, "column_accuracy": 0.75,
+                                                 "row_exact_rate": 0.1, "columns": {"age": {"exact": 0.5},
+                                                                                    "sex": {"exact": 1.0}}}}
+    text = build_tabular([rec])
+    assert "| difflm (cpu profile) | adult | 1 | 200 | 1.000 | 0.750 | 0.100 | age 0.50, sex 1.00 |" in text

@@ -55,11 +55,12 @@ class DiffLMMethod(Method):
         return DiffLMConfig(**(self.config or {}))
 
     @classmethod
-    def benchmark(cls, splits, *, profile: str = "cpu") -> dict:
-        """Speed and memory on a task's records with an untrained VAE (`python -m harness bench`; bench.py)."""
+    def benchmark(cls, splits, *, profile: str = "cpu", dry_run: bool = False) -> dict:
+        """Speed and memory on a task's records with an untrained VAE (`python -m harness bench`; bench.py);
+        dry_run: parameter counts and checkpoint size only, no weights loaded (splits may be None)."""
         from methods.difflm import bench
 
-        return bench.run(splits, cls, profile=profile)
+        return bench.dry_run(cls, profile=profile) if dry_run else bench.run(splits, cls, profile=profile)
 
     def fit(self, train: Data, metadata: Metadata, *, work_dir: Path | None = None,
             cache_dir: Path | None = None) -> "DiffLMMethod":

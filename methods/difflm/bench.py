@@ -81,3 +81,52 @@ def measure(vae, codec, texts: list[str], cfg: DiffLMConfig, device, steps: int,
         out[mode] = {"rows": n_generate, "gen_tokens_per_s": round(n_gen_tokens / s, 1),
                      "valid_rate": valid / n_generate, "valid_rows_per_s": round(valid / s, 3), "seconds": round(s, 1)}
     return out
+
+
+# Architectures of the paper's models, for a dry run without the hub (transformers' configs, as published).
+KNOWN_CONFIGS = {
+    "mistralai/Mistral-7B-Instruct-v0.3": {"hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
+                                           "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 32768},
+    "bert-base-uncased": {"hidden_size": 768},
+}
+
+
+def model_config(name: str) -> tuple[dict, str]:
+    """A model's architecture numbers without its weights: the packaged or cached config, else KNOWN_CONFIGS."""
+    from transformers import AutoConfig
+
+    from methods.backbones import minilm_dir, model_cache
+
+    local = {"smollm2": model_cache() / "smollm2-135m-instruct-f32", "minilm": minilm_dir()}.get(name, name)
+    try:
+        return AutoConfig.from_pretrained(local, local_files_only=True).to_dict(), "config file"
+    except (OSError, ValueError):
+        if name in KNOWN_CONFIGS:
+            return dict(KNOWN_CONFIGS[name]), "KNOWN_CONFIGS (no local config file)"
+        raise
+
+
+def dry_run(method_cls, *, profile: str) -> dict:
+    """Parameter counts of what DiffLM trains on top of the frozen LLM, built on the meta device (no memory,
+    no weights loaded), and what one checkpoint then weighs in fp32 (weights + AdamW's two moments; best.pt
+    holds one more copy of the weights, written only when they improve)."""
+    from types import SimpleNamespace
+
+    from methods.difflm.injectors import build_injector
+
+    cfg: DiffLMConfig = method_cls.from_profile(profile).cfg()
+    llm, llm_src = model_config(cfg.decoder)
+    enc, enc_src = model_config(cfg.encoder)
+    out = {"profile": profile, "decoder": cfg.decoder, "encoder": cfg.encoder, "decoder_config": llm_src,
+           "encoder_config": enc_src, "d_z": cfg.d_z, "k": cfg.k, "n_prefix": cfg.n_prefix, "injector": cfg.injector}
+    for projector in dict.fromkeys((cfg.projector, "linear", "mlp")):
+        with torch.device("meta"):
+            inj = build_injector(cfg.injector, cfg.d_z, SimpleNamespace(**llm), k=cfg.k, n_prefix=cfg.n_prefix,
+                                 projector=projector)
+        out[f"injector_params[{projector}]"] = sum(p.numel() for p in inj.parameters())
+    head = enc["hidden_size"] * 2 * cfg.d_z + (2 * cfg.d_z if cfg.projector != "linear" else 0)
+    trainable = out[f"injector_params[{cfg.projector}]"] + head
+    out.update(projector=cfg.projector, head_params=head, trainable_without_encoder=trainable,
+               checkpoint_gb_without_encoder=round(trainable * 4 * 3 / 1e9, 2),
+               note="the encoder (bert-base: ~110 M) trains too; its weights and Adam state add ~1.3 GB")
+    return out

@@ -12,6 +12,8 @@ class DiffLMConfig:
     d_z: int = 64                     # latent size
     k: int = 8                        # soft tokens from z (prompt injector)
     n_prefix: int = 0                 # learned prefix tokens before them (official code: 32)
+    projector: str = "mlp"            # z -> soft tokens: mlp (ours) | linear (official: one bias-free Linear)
+    llm_dtype: str = "auto"           # frozen LLM weights: auto (bf16 on a CUDA device that has it, else fp32) | float32 | bfloat16
     pooling: str = "mean"             # encoder pooling: mean | cls
     beta_schedule: str = "decreasing"  # decreasing | cyclical
     beta_max: float = 0.1
@@ -35,6 +37,8 @@ class DiffLMConfig:
     diff_epochs: int = 300
     diff_patience: int = 50
     diff_steps: int = 50
+    diff_lr: float = 1e-3             # AdamW lr of the denoiser (official script: 1e-4)
+    diff_churn: float = 0.0           # EDM sampler churn S_churn (official: 1.0; 0 = deterministic Heun)
     temperature: float = 0.5
     decoding: str = "free"            # free (the paper's: decode, parse, filter) | constrained (the codec's grammar;
                                       # text and code records have none and decode free)
@@ -66,8 +70,13 @@ PROFILES = {
                         batch_size=16, lr=5e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
                         beta_min=0.0002, beta_patience=2, stop_patience=4, max_sample_rows=2000,
                         gen_batch_size=64, decoding="constrained", max_digits=7, temperature=1.0),
+    # The paper's setting as the official code runs it (difflm_official_code.md §11): bert-base CLS pooler,
+    # Mistral-7B, d_z 1024, 32 learned prefix + 32 latent soft tokens (the paper's k = 64), one bias-free
+    # projector, AdamW 1e-5 with cosine decay and 0.5 % warmup, β 0.1 -> 0.001, validated every 200 steps
+    # (the official script never validates, so its β never moves: see the README's deviation table).
     "paper": DiffLMConfig(encoder="bert-base-uncased", decoder="mistralai/Mistral-7B-Instruct-v0.3", d_z=1024,
-                          k=64, n_prefix=0, pooling="cls", epochs=200, batch_size=32, lr=1e-5, max_train_rows=None,
+                          k=32, n_prefix=32, projector="linear", pooling="cls", epochs=200, batch_size=32, lr=1e-5,
+                          lr_schedule="cosine", warmup_frac=0.005, eval_every=200, max_train_rows=None,
                           beta_patience=5, stop_patience=20, diff_dim_t=4096, diff_blocks=5, diff_epochs=10000,
-                          diff_patience=500, max_new_tokens=512, gen_batch_size=64),
+                          diff_patience=500, diff_lr=1e-4, diff_churn=1.0, max_new_tokens=512, gen_batch_size=64),
 }

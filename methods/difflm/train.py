@@ -26,7 +26,8 @@ from methods.difflm.config import DiffLMConfig
 # DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
 VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
               "beta_min", "beta_patience", "stop_patience", "epochs", "batch_size", "lr", "max_train_rows",
-              "val_fraction", "max_len", "max_steps", "eval_every", "lr_schedule", "warmup_frac", "val_rows")
+              "val_fraction", "max_len", "max_steps", "eval_every", "lr_schedule", "warmup_frac", "val_rows",
+              "projector", "llm_dtype")
 
 
 def vae_key(config: dict, seed: int, texts: list[str]) -> str:
@@ -61,10 +62,18 @@ def build_vae(cfg: DiffLMConfig, device: torch.device):
     from methods.backbones import load_decoder, load_encoder
     from methods.difflm.vae import TextVAE
 
-    llm, llm_tok = load_decoder(cfg.decoder)
+    llm, llm_tok = load_decoder(cfg.decoder, dtype=llm_dtype(cfg.llm_dtype, device))
     enc, enc_tok, enc_hidden = load_encoder(cfg.encoder)
     return TextVAE(enc, enc_tok, enc_hidden, llm, llm_tok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k,
-                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len).to(device)
+                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len, projector=cfg.projector).to(device)
+
+
+def llm_dtype(name: str, device: torch.device) -> str:
+    """The frozen LLM's weight dtype: bf16 on a CUDA device that supports it (a 7B model is 14 GB instead of
+    29 GB, and it never trains), fp32 on a CPU (bf16 matmuls are far slower there)."""
+    if name != "auto":
+        return name
+    return "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
 
 
 def lr_lambda(cfg: DiffLMConfig, total_steps: int):
@@ -98,7 +107,11 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
                 DecreasingBeta(cfg.beta_max, cfg.beta_min, 0.7, cfg.beta_patience, cfg.stop_patience))
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     history, best_state, step, order = [], None, 0, None
-    ckpt = Checkpoint(ckpt_dir / "last.pt" if ckpt_dir else None, ckpt_dir.name if ckpt_dir else "", every_s=0)
+    key = ckpt_dir.name if ckpt_dir else ""
+    ckpt = Checkpoint(ckpt_dir / "last.pt" if ckpt_dir else None, key, every_s=0)
+    # the best weights go to their own file, written only when they change: the official setting's 268 M
+    # projector would otherwise be copied into every checkpoint beside the current weights and Adam's state
+    best_ckpt = Checkpoint(ckpt_dir / "best.pt" if ckpt_dir else None, key, every_s=0)
     if (state := ckpt.load()) is not None:                  # resume (or reuse a finished VAE)
         vae.trainable.load_state_dict(state["trainable"])
         opt.load_state_dict(state["optimizer"])
@@ -107,7 +120,8 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
         rng.bit_generator.state = state["rng"]
         gen.set_state(state["torch_gen"])
         torch.set_rng_state(state["torch_global"])          # encoder dropout draws from the global generator
-        history, best_state, step, order = state["history"], state["best"], state["step"], state["order"]
+        history, step, order = state["history"], state["step"], state["order"]
+        best_state = (best_ckpt.load() or {}).get("trainable")
         done = step >= total or schedule.should_stop
         tqdm.write(f"difflm: {'reusing the trained' if done else f'resuming after step {step} the'} VAE in {ckpt.path}")
     bar = tqdm(total=total, initial=step, desc="difflm VAE steps", leave=False)
@@ -141,11 +155,11 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
         since = 0
         if improved:
             best_state = {k: v.detach().cpu().clone() for k, v in vae.trainable.state_dict().items()}
+            best_ckpt.save(lambda: {"trainable": best_state, "step": step}, final=True)
         ckpt.save(lambda: {"trainable": vae.trainable.state_dict(), "optimizer": opt.state_dict(),   # every validation
                            "lr_schedule": sched.state_dict(), "schedule": schedule.state_dict(),
                            "rng": rng.bit_generator.state, "torch_gen": gen.get_state(),
-                           "torch_global": torch.get_rng_state(), "history": history, "best": best_state,
-                           "step": step, "order": order})
+                           "torch_global": torch.get_rng_state(), "history": history, "step": step, "order": order})
     bar.close()
     if best_state is not None:
         vae.trainable.load_state_dict(best_state)
@@ -180,15 +194,20 @@ def train_diffusion(x: torch.Tensor, cfg: DiffLMConfig, rng: np.random.Generator
     A trained denoiser is saved beside the VAE and reused (minutes of work at most, but free to keep)."""
     from methods.difflm.diffusion import EDM, MLPDenoiser
 
-    edm = EDM(MLPDenoiser(x.shape[1], cfg.diff_dim_t, cfg.diff_blocks)).to(device)
-    key = f"denoiser-{cfg.diff_dim_t}-{cfg.diff_blocks}-{cfg.diff_epochs}-{cfg.diff_patience}.pt"
+    from dataclasses import replace
+
+    from methods.difflm.diffusion import DIFFLM_EDM
+
+    edm = EDM(MLPDenoiser(x.shape[1], cfg.diff_dim_t, cfg.diff_blocks),
+              replace(DIFFLM_EDM, s_churn=cfg.diff_churn)).to(device)
+    key = f"denoiser-{cfg.diff_dim_t}-{cfg.diff_blocks}-{cfg.diff_epochs}-{cfg.diff_patience}-{cfg.diff_lr:g}.pt"
     ckpt = Checkpoint(ckpt_dir / key if ckpt_dir else None, key)
     if (state := ckpt.load()) is not None:
         edm.load_state_dict(state["denoiser"])
         rng.bit_generator.state = state["rng"]
         edm.eval()
         return edm, state["history"]
-    opt = torch.optim.AdamW(edm.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(edm.parameters(), lr=cfg.diff_lr)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     history, best, bad, best_state = [], float("inf"), 0, None
     bs = min(512, len(x))

@@ -29,14 +29,15 @@ def output_cache(out):
 
 class TextVAE(nn.Module):
     def __init__(self, encoder, enc_tok, enc_hidden: int, llm, llm_tok, *, d_z: int, injector: str, k: int,
-                 n_prefix: int, pooling: str = "mean", max_len: int = 256):
+                 n_prefix: int, pooling: str = "mean", max_len: int = 256, projector: str = "mlp"):
         super().__init__()
         emb = llm.get_input_embeddings().weight
         embed_rms = float(emb.detach().float().pow(2).mean().sqrt())
         self.trainable = nn.ModuleDict({
             "encoder": encoder,
-            "head": nn.Linear(enc_hidden, 2 * d_z),
-            "injector": build_injector(injector, d_z, llm.config, k=k, n_prefix=n_prefix, embed_rms=embed_rms),
+            "head": nn.Linear(enc_hidden, 2 * d_z, bias=projector != "linear"),   # official: bias-free
+            "injector": build_injector(injector, d_z, llm.config, k=k, n_prefix=n_prefix, embed_rms=embed_rms,
+                                       projector=projector),
         })
         object.__setattr__(self, "llm", llm)        # frozen: not a registered submodule
         self.enc_tok, self.llm_tok = enc_tok, llm_tok
