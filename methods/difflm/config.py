@@ -70,6 +70,12 @@ PROFILES = {
                         batch_size=16, lr=5e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
                         beta_min=0.0002, beta_patience=2, stop_patience=4, max_sample_rows=2000,
                         gen_batch_size=64, decoding="constrained", max_digits=7, temperature=1.0),
+    # One GPU, the packaged models (no hub): every training row, thousands of steps, n = n_train samples.
+    # Not yet run (no device was lent to this project's sessions so far); benchmarks/device_difflm_gpu.sh.
+    "gpu": DiffLMConfig(row_format="json-array", max_train_rows=None, max_steps=3000, eval_every=200, val_rows=512,
+                        batch_size=64, lr=3e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
+                        beta_min=0.0002, beta_patience=2, stop_patience=6, diff_epochs=1000, diff_patience=100,
+                        gen_batch_size=512, decoding="constrained", max_digits=7, temperature=1.0),
     # The paper's setting as the official code runs it (difflm_official_code.md §11): bert-base CLS pooler,
     # Mistral-7B, d_z 1024, 32 learned prefix + 32 latent soft tokens (the paper's k = 64), one bias-free
     # projector, AdamW 1e-5 with cosine decay and 0.5 % warmup, β 0.1 -> 0.001, validated every 200 steps
