@@ -135,3 +135,17 @@ def test_reconstruction_check_is_shown():
                                                                                     "sex": {"exact": 1.0}}}}
     text = build_tabular([rec])
     assert "| difflm (cpu profile) | adult | 1 | 200 | 1.000 | 0.750 | 0.100 | age 0.50, sex 1.00 |" in text
+
+
+def test_learning_curve_from_runs_at_several_budgets(tmp_path):
+    pytest.importorskip("matplotlib")
+    from harness.leaderboard import build_page
+    recs = []
+    for steps, mle in ((100, 0.7), (200, 0.8), (350, 0.85)):
+        r = fake("adult", "difflm", 0, mle, 20.0 - steps / 50)
+        r["job_id"] += str(steps)
+        r["method"]["params"] = {"config": {"max_steps": steps, "lr": 5e-4}, "seed": 0}
+        recs.append(r)
+    text = build_page("tabular", recs, tmp_path)
+    assert "## Learning curves" in text and "(figures/adult-difflm-cpu-learning-curve.png)" in text
+    assert (tmp_path / "figures" / "adult-difflm-cpu-learning-curve.png").stat().st_size > 1000

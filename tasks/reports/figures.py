@@ -3,6 +3,7 @@
 (with a note) when matplotlib is missing: the tables never depend on it."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 
@@ -44,4 +45,48 @@ def draw_training_curves(records, out_dir: Path) -> list[tuple[dict, Path]]:
         fig.savefig(path, dpi=110, metadata={"Software": None})   # no version stamp: same records, same bytes
         plt.close(fig)
         out.append((rec, path))
+    return out
+
+
+def _budget(rec: dict):
+    """(the record's VAE step budget, its other params) when it has one: DiffLM's config.max_steps."""
+    cfg = rec["method"].get("params", {}).get("config") or {}
+    if not cfg.get("max_steps"):
+        return None, None
+    rest = {k: v for k, v in cfg.items() if k != "max_steps"}
+    return cfg["max_steps"], json.dumps(rest, sort_keys=True)
+
+
+def draw_learning_curves(records, out_dir: Path) -> list[tuple[str, Path]]:
+    """MLE and ρ against the VAE's step budget, one figure per (task, method, profile, other params) that has
+    runs at two or more budgets (made with `--set difflm.max_steps=N`): would more compute help?"""
+    groups: dict = {}
+    for r in records:
+        steps, rest = _budget(r)
+        if steps is not None and r["status"] == "ok":
+            key = (r["task"]["name"], r["method"]["name"], r["method"]["profile"], rest)
+            groups.setdefault(key, {}).setdefault(steps, []).append(r)
+    todo = {k: v for k, v in groups.items() if len(v) >= 2}
+    if not todo:
+        return []
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    for n, ((task, method, profile, _), by_steps) in enumerate(sorted(todo.items())):
+        xs = sorted(by_steps)
+        mean = lambda k: [sum(r["metrics"][k] for r in by_steps[x]) / len(by_steps[x]) for x in xs]
+        fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+        ax[0].plot(xs, mean("mle"), "o-")
+        ax[0].set(xlabel="VAE steps", ylabel="MLE (test)")
+        ax[1].plot(xs, mean("rho"), "s-", color="tab:red")
+        ax[1].set(xlabel="VAE steps", ylabel="ρ (%)")
+        fig.suptitle(f"{method} ({profile}) on {task}: learning curve ({', '.join(str(len(by_steps[x])) for x in xs)} seeds)")
+        fig.tight_layout()
+        path = out_dir / "figures" / f"{task}-{method}-{profile}-learning-curve{'-' + str(n) if n else ''}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        out.append((f"{method} ({profile}), {task}", path))
     return out

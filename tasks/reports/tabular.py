@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.tables import mean_std, where
-from tasks.reports.figures import draw_training_curves
+from tasks.reports.figures import draw_learning_curves, draw_training_curves
 
 HERE = Path(__file__).resolve().parent
 TABULAR = ("adult", "default", "magic", "shoppers", "beijing")
@@ -186,4 +186,9 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
                   "Per-epoch reconstruction loss (train and validation), KL and β of the VAE, drawn from each record:", ""]
         lines += [f"- {label_of[r['job_id']]}, {r['task']['name']}, seed {r['seed']}: [{p.name}](figures/{p.name})"
                   for r, p in figures]
+    curves = draw_learning_curves([r for recs in groups.values() for r in recs], out_dir)
+    if curves:
+        lines += ["", "## Learning curves", "", "MLE and ρ against the VAE's step budget (runs made with "
+                  "`--set difflm.max_steps=N`), mean over seeds:", ""]
+        lines += [f"- {name}: [{p.name}](figures/{p.name})" for name, p in curves]
     return lines + against_paper(groups, notes) + real_check(groups) + [""]
