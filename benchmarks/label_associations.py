@@ -43,7 +43,7 @@ def main() -> None:
                                   f"{name}: P({positive})": g.apply(lambda s: (s == positive).mean())}))
     table = pd.concat(rows, axis=1).fillna(0).sort_values("real train: share", ascending=False)
     print(f"{rec['method']['name']} on {rec['task']['name']} ({rec['job_id']}): P({meta.target} = {positive}) by {by}")
-    print(table.round(3).to_markdown() if hasattr(table, "to_markdown") else table.round(3).to_string())
+    print(table.round(3).to_string())
 
 
 if __name__ == "__main__":
