@@ -157,7 +157,7 @@ def test_constrained_limit_is_the_grammars_bound():
 
 def test_variant_profile_sizing_and_overrides():
     from methods.difflm import DiffLMMethod, DiffLMNoDiff
-    assert DiffLMNoDiff.from_profile("cpu").cfg().max_sample_rows == 500      # nodiff decodes slower on CPU
+    assert DiffLMNoDiff.from_profile("cpu").cfg().max_sample_rows == 2000     # the ablations share one budget
     assert DiffLMNoDiff.from_profile("paper").cfg().max_sample_rows is None
     assert DiffLMMethod.from_profile("cpu").cfg().max_sample_rows == 2000     # real rows: MLE 0.902 at 2,000
     assert DiffLMNoDiff.from_profile("cpu", max_sample_rows=100).cfg().max_sample_rows == 100   # --set wins

@@ -34,7 +34,6 @@ class DiffLMMethod(Method):
     cost = {"smoke": "seconds", "cpu": "~1 h on adult, 2 cores (~20 min when the VAE is cached)",
             "paper": "GPU, hours (Mistral-7B)"}
     variant: dict = {}
-    variant_profiles: dict = {}       # profile -> config fields a variant sizes differently there
 
     def __init__(self, config: dict | None = None, seed: int = 0):
         self.config = config
@@ -47,7 +46,7 @@ class DiffLMMethod(Method):
         unknown = set(overrides) - fields - set(cls._param_names())
         if unknown:
             raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; config fields are {sorted(fields)}")
-        cfg = replace(PROFILES.get(profile, DiffLMConfig()), **{**cls.variant, **cls.variant_profiles.get(profile, {}),
+        cfg = replace(PROFILES.get(profile, DiffLMConfig()), **{**cls.variant,
                                                                 **{k: v for k, v in overrides.items() if k in fields}})
         return cls(config=asdict(cfg), **{k: v for k, v in overrides.items() if k not in fields})
 
@@ -145,8 +144,7 @@ class DiffLMCycle(DiffLMMethod):
 class DiffLMNoDiff(DiffLMMethod):
     name = "difflm-nodiff"
     variant = {"diffusion": False}
-    # z ~ N(0, I) is off the VAE's training distribution, so on the cpu profile its rows decode at well under
-    # half difflm's rate; 500 rows keep the run under the hour (the runs: leaderboards/method_notes.csv,
-    # topic "sizing").
-    variant_profiles = {"cpu": {"max_sample_rows": 500}}
-    cost = {**DiffLMMethod.cost, "cpu": "~40 min on adult, 2 cores (~15-20 min of sampling when the VAE is cached)"}
+    # Same budget as difflm (the ablation compares priors, so it samples as many rows; it reuses difflm's
+    # cached VAE). z ~ N(0, I) is off the VAE's training distribution and decodes slower (method_notes.csv,
+    # topic "sizing"), so it costs more sampling time.
+    cost = {**DiffLMMethod.cost, "cpu": "~1 h on adult, 2 cores (~30 min of sampling when difflm's VAE is cached)"}
