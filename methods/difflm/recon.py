@@ -44,16 +44,16 @@ def agreement(codec, originals: list[str], decoded: list[str]) -> dict:
     meta = getattr(codec, "meta", None)
     if meta is None or not valid:
         return summary
+    truth = {i: codec.parse(originals[i]).record for i in valid}       # each original parsed once
     columns = {}
     for c in meta.columns:
-        pairs = [(codec.parse(originals[i]).record[c], parsed[i].record[c]) for i in valid]
+        pairs = [(truth[i][c], parsed[i].record[c]) for i in valid]
         col = {"exact": sum(a == b for a, b in pairs) / len(pairs)}
         if c in meta.numerical:
             col["median_rel_error"] = statistics.median(abs(a - b) / max(abs(a), 1e-9) for a, b in pairs)
         columns[c] = {k: round(v, 4) for k, v in col.items()}
     summary["columns"] = columns
     summary["column_accuracy"] = statistics.fmean(v["exact"] for v in columns.values())
-    summary["row_exact_rate"] = sum(all(codec.parse(originals[i]).record[c] == parsed[i].record[c]
-                                        for c in meta.columns) for i in valid) / len(decoded)
+    summary["row_exact_rate"] = sum(truth[i] == parsed[i].record for i in valid) / len(decoded)
     return summary
 
