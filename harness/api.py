@@ -107,7 +107,9 @@ class Task:
         raise NotImplementedError
 
     def score(self, synthetic: Data, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
-              quiet: bool = False) -> Scores:
+              cache_dir: Path | None = None, quiet: bool = False) -> Scores:
+        """Metrics of `synthetic`. `work_dir` is this job's folder (resumable state, artifacts); `cache_dir`
+        is shared by every job of a store (e.g. the code task's base-model scores). Either may be None."""
         raise NotImplementedError
 
     def describe(self, splits: Splits) -> dict:

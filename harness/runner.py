@@ -183,7 +183,8 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
         rec["phase"] = "score"
         store.write(rec)
         t = time.perf_counter()
-        scores = task.score(synthetic, splits, seed=job.seed, work_dir=job_dir / "score", quiet=quiet)
+        scores = task.score(synthetic, splits, seed=job.seed, work_dir=job_dir / "score",
+                            cache_dir=None if force else store.root / "_cache", quiet=quiet)
         rec["timings_s"]["score"] = round(time.perf_counter() - t, 3)
         rec["metrics"] = scores.metrics
         rec["artifacts"] = {k: relative(p) for k, p in scores.artifacts.items()}

@@ -42,7 +42,7 @@ class TabularTask(Task):
                                                  "unknown_category_cells": unknown}
 
     def score(self, synthetic: pd.DataFrame, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
-              quiet: bool = False) -> Scores:
+              cache_dir: Path | None = None, quiet: bool = False) -> Scores:
         meta = splits.metadata
         syn, info = self.clean_synthetic(synthetic, meta)
         metrics: dict = dict(info)

@@ -88,6 +88,30 @@ def locate(name: str, *, download: bool = True) -> dict[str, Path]:
     return fetch(name)
 
 
+def download(url: str, path: Path, *, sha256_hex: str | None = None, desc: str = "") -> Path:
+    """One file from its public origin into `path` (atomically), checked against its sha256 when known."""
+    from tqdm import tqdm
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+            total = int(r.headers.get("Content-Length") or 0)
+            with tqdm(total=total, unit="B", unit_scale=True, desc=desc or f"download {path.name}") as bar:
+                for block in iter(lambda: r.read(1 << 16), b""):
+                    f.write(block)
+                    bar.update(len(block))
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"could not download {url}: {e}; put the file at {path} (or in $HARNESS_DATA_DIR) "
+                        f"instead") from e
+    if sha256_hex and sha256(tmp) != sha256_hex:
+        tmp.unlink()
+        raise DataError(f"checksum mismatch for {url}")
+    tmp.rename(path)
+    return path
+
+
 def fetch(name: str, dest: Path | None = None) -> dict[str, Path]:
     """Download a dataset's UCI zip, extract its files and verify their sha256."""
     from tqdm import tqdm

@@ -71,6 +71,7 @@ class TextTask(Task):
     def metrics(self, metadata) -> dict[str, bool]:
         return {"copy_rate": False, "distinct_2": True, "unigram_tvd": False, "length_ks": False}
 
-    def score(self, synthetic, splits: Splits, *, seed: int = 0, work_dir=None, quiet: bool = False) -> Scores:
+    def score(self, synthetic, splits: Splits, *, seed: int = 0, work_dir=None, cache_dir=None,
+              quiet: bool = False) -> Scores:
         texts = [t if isinstance(t, str) else json.dumps(t) for t in synthetic]
         return Scores({"n_synthetic": len(texts), **text_metrics(texts, splits.train, splits.test)})
