@@ -12,7 +12,10 @@ PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "gpu": "one GPU with the packaged small models (methods without a gpu profile use their defaults)",
             "paper": "the paper's settings (GPU for the LLM methods)"}
 TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
-                "numerical", "text_field")
+                "numerical", "text_field", "base_model", "allow_code_exec")
+# A task whose __init__ takes `profile` gets the run's --profile (e.g. the code task's CPT and evaluation
+# settings); it is not a flag of its own.
+RUN_PROFILE = "profile"
 
 
 def _ints(s: str) -> list[int]:
@@ -55,6 +58,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--categorical", type=_names, default=None, help="csv: force these columns categorical")
     g.add_argument("--numerical", type=_names, default=None, help="csv: force these columns numerical")
     g.add_argument("--text-field", default=None, help="text: the JSONL field holding the text (default: text)")
+    g.add_argument("--base-model", default=None,
+                   help="code: the model continued-pre-trained on each corpus (default: the profile's, gemma3-270m; "
+                        "any Hugging Face name or path)")
+    g.add_argument("--allow-code-exec", action="store_true", default=None,
+                   help="code: run model-written programs (in a sandbox) to score them; required to score code")
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
     lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
@@ -86,7 +94,7 @@ def cmd_list(args) -> int:
     print("tasks:")
     for name in TASKS.names():
         cls = TASKS.get(name)
-        opts = ", ".join("--" + o.replace("_", "-") for o in cls.option_names())
+        opts = ", ".join("--" + o.replace("_", "-") for o in cls.option_names() if o != RUN_PROFILE)
         print(f"  {name:<10} {cls.modality:<6} options: {opts or 'none'}")
     print("methods:  " + ", ".join(METHODS.names()) + "  (each refuses data it does not handle before any work)")
     print("profiles: " + "; ".join(f"{k} ({v})" for k, v in PROFILES.items()))
@@ -103,9 +111,11 @@ def build_task(args):
     wrong = [k for k in given if k not in cls.option_names()]
     if wrong:
         flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
-        takes = ", ".join("--" + o.replace("_", "-") for o in cls.option_names()) or "none"
+        takes = ", ".join("--" + o.replace("_", "-") for o in cls.option_names() if o != RUN_PROFILE) or "none"
         raise DataError(f"{flags} {'is not an option' if len(wrong) == 1 else 'are not options'} of task "
                         f"{args.task} (its options: {takes})")
+    if RUN_PROFILE in cls.option_names() and getattr(args, "profile", None):
+        given[RUN_PROFILE] = args.profile
     return cls(**given)
 
 

@@ -10,3 +10,4 @@ for _name in ("adult", "default", "magic", "shoppers", "beijing"):
     TASKS.add(_name, f"tasks.uci:{_name.capitalize()}Task")
 TASKS.add("csv", "tasks.csv_task:CSVTask")
 TASKS.add("text", "tasks.text:TextTask")
+TASKS.add("code", "tasks.code.task:CodeTask")

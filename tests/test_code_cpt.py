@@ -4,7 +4,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tasks.code.cpt import CPTSettings, continue_pretraining, tiny_causal_lm, tokenize_corpus
+from harness.models import tiny_llama
+from tasks.code.cpt import CPTSettings, continue_pretraining, tokenize_corpus
 
 FAST = dict(lr=1e-2, block_size=32, batch_size=2, grad_accum=2, seed=0)
 
@@ -74,7 +75,7 @@ def test_equal_token_accounting_for_corpora_of_different_lengths(tok, code_corpu
 
 def test_training_lowers_the_loss(tok, tmp_path):
     texts = ["def add(a, b):\n    return a + b"] * 40
-    model, _, info = continue_pretraining(tiny_causal_lm(tok), texts, tokenizer=tok, quiet=True, out_dir=tmp_path,
+    model, _, info = continue_pretraining(tiny_llama(tok, seed=0), texts, tokenizer=tok, quiet=True, out_dir=tmp_path,
                                           settings=CPTSettings(epochs=3, **FAST))
     first, *_, last = info["epoch_mean_loss"]
     assert last < first - 2, info["epoch_mean_loss"]
@@ -86,7 +87,7 @@ def test_training_lowers_the_loss(tok, tmp_path):
 def test_kill_and_resume_equals_an_uninterrupted_run(tok, code_corpus, tmp_path):
     texts, _ = code_corpus
     s = CPTSettings(epochs=2, save_every_steps=2, **FAST)   # 27 blocks: 7 steps per epoch, the last one short
-    ref, _, ref_info = continue_pretraining(tiny_causal_lm(tok), texts, tokenizer=tok, settings=s, quiet=True,
+    ref, _, ref_info = continue_pretraining(tiny_llama(tok, seed=0), texts, tokenizer=tok, settings=s, quiet=True,
                                             out_dir=tmp_path / "ref")
     assert ref_info["n_blocks"] == 27 and ref_info["steps"] == 14
 
@@ -95,10 +96,10 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tok, code_corpus, tmp_path)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        continue_pretraining(tiny_causal_lm(tok), texts, tokenizer=tok, settings=s, quiet=True,
+        continue_pretraining(tiny_llama(tok, seed=0), texts, tokenizer=tok, settings=s, quiet=True,
                              out_dir=tmp_path / "run", on_step=kill)
     assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "done.json").exists()
-    model, _, info = continue_pretraining(tiny_causal_lm(tok, seed=1), texts, tokenizer=tok, settings=s,
+    model, _, info = continue_pretraining(tiny_llama(tok, seed=1), texts, tokenizer=tok, settings=s,
                                           quiet=True, out_dir=tmp_path / "run")
     assert (info["resumed_from_step"], info["steps_this_call"]) == (8, 6)
     assert info["epoch_mean_loss"] == pytest.approx(ref_info["epoch_mean_loss"], rel=1e-5)
@@ -110,17 +111,17 @@ def test_kill_and_resume_equals_an_uninterrupted_run(tok, code_corpus, tmp_path)
 def test_a_finished_run_is_reused_without_training(tok, code_corpus, tmp_path):
     texts, _ = code_corpus
     s = CPTSettings(epochs=1, **FAST)
-    trained, _, first = continue_pretraining(tiny_causal_lm(tok), texts, tokenizer=tok, settings=s, quiet=True,
+    trained, _, first = continue_pretraining(tiny_llama(tok, seed=0), texts, tokenizer=tok, settings=s, quiet=True,
                                              out_dir=tmp_path)
 
     def no_training(step, loss):
         raise AssertionError("a finished run was trained again")
 
-    model, _, again = continue_pretraining(tiny_causal_lm(tok), texts, tokenizer=tok, settings=s, quiet=True,
+    model, _, again = continue_pretraining(tiny_llama(tok, seed=0), texts, tokenizer=tok, settings=s, quiet=True,
                                            out_dir=tmp_path, on_step=no_training)
     assert again["reused"] and again["steps_this_call"] == 0 and again["steps"] == first["steps"]
     got = model.state_dict()
     for name, p in trained.state_dict().items():
         torch.testing.assert_close(got[name], p, msg=name)
     with pytest.raises(ValueError, match="another model, corpus or settings"):
-        continue_pretraining(tiny_causal_lm(tok), texts[:30], tokenizer=tok, settings=s, quiet=True, out_dir=tmp_path)
+        continue_pretraining(tiny_llama(tok, seed=0), texts[:30], tokenizer=tok, settings=s, quiet=True, out_dir=tmp_path)

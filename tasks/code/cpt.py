@@ -99,17 +99,6 @@ def tokenize_corpus(texts, tokenizer, settings: CPTSettings) -> tuple[torch.Tens
                     "truncated_by": truncated_by, "bos_per_doc": bos}
 
 
-def tiny_causal_lm(tokenizer, seed: int = 0):
-    """A 2-layer random-init Llama over the tokenizer's vocabulary: for tests and smoke runs (seconds on CPU)."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True))
-
-
 def _compute_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         name = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
@@ -132,7 +121,7 @@ def continue_pretraining(model_name_or_model, texts, *, settings: CPTSettings, o
                          quiet: bool = False, device=None, on_step=None):
     """Full fine-tuning of a causal LM on `texts`; returns (model in eval mode, tokenizer, info).
 
-    A model name goes through harness.models.resolve; a model object (e.g. tiny_causal_lm) needs its tokenizer.
+    A model name goes through harness.models.resolve; a model object (e.g. harness.models.tiny_llama) needs its tokenizer.
     Weights stay float32 (bf16 weights would round away lr-1e-5 updates); bf16 is used as autocast compute
     dtype, as HF Trainer's --bf16 does. on_step(step, loss) is called after each optimizer step and its
     checkpoint (tests raise from it to simulate a kill). If out_dir holds a finished run of the same model,
