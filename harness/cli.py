@@ -12,7 +12,8 @@ PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "gpu": "one GPU with the packaged small models (methods without a gpu profile use their defaults)",
             "paper": "the paper's settings (GPU for the LLM methods)"}
 TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
-                "numerical", "text_field", "base_model", "allow_code_exec")
+                "numerical", "text_field", "base_model", "allow_code_exec", "judge_base_url", "judge_model",
+                "judge_mode", "judge_limit")
 # A task whose __init__ takes `profile` gets the run's --profile (e.g. the code task's CPT and evaluation
 # settings); it is not a flag of its own.
 RUN_PROFILE = "profile"
@@ -63,6 +64,14 @@ def parser() -> argparse.ArgumentParser:
                         "any Hugging Face name or path)")
     g.add_argument("--allow-code-exec", action="store_true", default=None,
                    help="code: run model-written programs (in a sandbox) to score them; required to score code")
+    g.add_argument("--judge-base-url", default=None,
+                   help="tools: an OpenAI-compatible endpoint (or DIFFLM_JUDGE_BASE_URL); the key is read from "
+                        "DIFFLM_JUDGE_API_KEY or OPENAI_API_KEY, never from a flag")
+    g.add_argument("--judge-model", default=None, help="tools: the judge model (or DIFFLM_JUDGE_MODEL)")
+    g.add_argument("--judge-mode", default=None,
+                   help="tools: faithful (the authors' grouping by tool name, names only), category, or both (default)")
+    g.add_argument("--judge-limit", type=int, default=None,
+                   help="tools: judge at most this many records per side (seeded sample; default all)")
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
     lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
