@@ -11,3 +11,4 @@ for _name in ("adult", "default", "magic", "shoppers", "beijing"):
 TASKS.add("csv", "tasks.csv_task:CSVTask")
 TASKS.add("text", "tasks.text:TextTask")
 TASKS.add("code", "tasks.code.task:CodeTask")
+TASKS.add("tools", "tasks.tools.task:ToolsTask")

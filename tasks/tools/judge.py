@@ -53,7 +53,13 @@ class JudgeConfig:
     @classmethod
     def from_options(cls, base_url: str | None = None, model: str | None = None, **kw) -> "JudgeConfig":
         """Flags win over the environment (DIFFLM_JUDGE_BASE_URL, then OPENAI_BASE_URL; DIFFLM_JUDGE_MODEL).
-        Keyword options left at None keep their defaults, so a CLI can pass its flags through unchanged."""
+        Keyword options left at None keep their defaults, so a CLI can pass its flags through unchanged; the
+        environment may tune the client (DIFFLM_JUDGE_TIMEOUT_S, DIFFLM_JUDGE_CONCURRENCY, DIFFLM_JUDGE_BACKOFF_S)."""
+        tuning = {"timeout_s": ("DIFFLM_JUDGE_TIMEOUT_S", float), "concurrency": ("DIFFLM_JUDGE_CONCURRENCY", int),
+                  "backoff_base_s": ("DIFFLM_JUDGE_BACKOFF_S", float)}
+        for name, (env, cast) in tuning.items():
+            if kw.get(name) is None and os.environ.get(env):
+                kw[name] = cast(os.environ[env])
         return cls(base_url=base_url or os.environ.get("DIFFLM_JUDGE_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
                    or None, model=model or os.environ.get("DIFFLM_JUDGE_MODEL") or None,
                    **{k: v for k, v in kw.items() if v is not None})

@@ -1,0 +1,134 @@
+"""`tools`: the paper's Table 3 / Figure 2 experiment. A method writes ToolBench-style API records (nested JSON);
+deterministic proxies score every run, and an OpenAI-compatible judge — when one is configured — scores each
+record 0–10 and compares real and synthetic sets (win / equal / lose).
+
+The judge: --judge-base-url and --judge-model (or DIFFLM_JUDGE_BASE_URL / DIFFLM_JUDGE_MODEL); the key only
+from the environment (DIFFLM_JUDGE_API_KEY or OPENAI_API_KEY), never a flag, since the command line is stored
+in every record. Every request and answer is cached (`<store>/_cache/judge/`), so a killed run resumes without
+asking again and tables rebuild offline. Without a judge the record says it was skipped and why.
+Real side of every judgement: the training records (the authors judge their train.jsonl).
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+from harness.api import DataError, RecordMetadata, Scores, Splits, Task
+from harness.io import write_json_atomic
+from tasks.tools.proxies import embed, is_valid, proxy_metrics
+from tasks.tools.records import load_split, schema_for
+
+MODES = ("faithful", "category")
+
+
+def _sample(records: list, limit: int | None, seed: int) -> list:
+    if not limit or len(records) <= limit:
+        return list(records)
+    return random.Random(seed).sample(list(records), limit)
+
+
+class ToolsTask(Task):
+    name = "tools"
+    version = 1
+    modality = "json"
+    family = "tools"
+    report = "tasks.reports.tools:sections"
+    headline = ("valid_rate", "tool_proxy_score", "judge_faithful_win")
+    label_defaults = {"judge_mode": "faithful,category", "judge_limit": None}
+
+    def __init__(self, limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
+                 judge_mode: str = "faithful,category", judge_limit: int | None = None):
+        modes = [m.strip() for m in judge_mode.split(",") if m.strip()]
+        if not modes or set(modes) - set(MODES):
+            raise DataError(f"--judge-mode {judge_mode!r}: expected one or both of {', '.join(MODES)}")
+        self.limit, self.judge_mode, self.judge_limit = limit, ",".join(modes), judge_limit
+        self.judge_base_url, self.judge_model = judge_base_url, judge_model
+
+    def config(self) -> dict:
+        # where the judge is served does not change a judgement; which model judges does (flag or environment)
+        cfg = self._judge_config()
+        out = {k: v for k, v in super().config().items() if k != "judge_base_url"}
+        return {**out, "judge_model": cfg.model if cfg.configured()[0] else None}
+
+    def load(self) -> Splits:
+        data = load_split()
+        train, val, test = data["train"], data["val"], data["test"]
+        if self.limit:
+            train, val, test = train[:self.limit], val[:self.limit], test[:self.limit]
+        self.categories_ = data["categories"]
+        meta = RecordMetadata(kind="json", schema=schema_for(train)).check(train)
+        return Splits(train, val, test, meta, {**data["info"], "judge": self._judge_config().describe()})
+
+    def _judge_config(self):
+        from tasks.tools.judge import JudgeConfig
+
+        return JudgeConfig.from_options(base_url=self.judge_base_url, model=self.judge_model)
+
+    def metrics(self, metadata) -> dict[str, bool]:
+        out = {"valid_rate": True, "well_formed_rate": True, "tool_proxy_score": True, "distinct_2": True,
+               "exact_dup_train": False, "near_dup_train": False, "emb_centroid_dist": False,
+               "judge_score_syn": True}
+        for mode in self.judge_mode.split(","):
+            out.update({f"judge_{mode}_win": True, f"judge_{mode}_lose": False})
+        return out
+
+    def _groups(self, records: list[dict], mode: str, train: list[dict]) -> dict[str, list[dict]]:
+        """faithful: by tool_name; category: by ToolBench category — a synthetic tool takes the category of the
+        training tool with its name, else of its nearest training record (MiniLM)."""
+        groups: dict[str, list[dict]] = {}
+        if mode == "faithful":
+            for r in records:
+                groups.setdefault(r["tool_name"], []).append(r)
+            return groups
+        cats = getattr(self, "categories_", None) or load_split()["categories"]
+        unknown = [r for r in records if r["tool_name"] not in cats]
+        nearest = {}
+        if unknown:
+            sims = embed([json.dumps(r, ensure_ascii=False) for r in unknown]) @ \
+                embed([json.dumps(r, ensure_ascii=False) for r in train]).T
+            nearest = {id(r): cats[train[int(j)]["tool_name"]] for r, j in zip(unknown, sims.argmax(1))}
+        for r in records:
+            groups.setdefault(cats.get(r["tool_name"]) or nearest[id(r)], []).append(r)
+        return groups
+
+    def _judge(self, real: list[dict], syn: list[dict], *, seed: int, cache_dir: Path, work_dir: Path,
+               quiet: bool) -> dict:
+        from tasks.tools.judge import Judge, preference, score_records, score_summary
+
+        cfg = self._judge_config()
+        judge = Judge(cfg, cache_dir / "judge" / "cache.jsonl")
+        real_s, syn_s = _sample(real, self.judge_limit, seed), _sample(syn, self.judge_limit, seed)
+        real_scores = score_records(judge, real_s, progress=not quiet)
+        syn_scores = score_records(judge, syn_s, progress=not quiet)
+        summary = score_summary([s.score for s in real_scores], [s.score for s in syn_scores])
+        out = {"judge": {**cfg.describe(), "status": "judged"}, "judge_model": cfg.model,
+               "judge_score_syn": summary["syn"]["mean"], "judge_score_real": summary["real"]["mean"],
+               "judge_scores": summary}
+        details = {"scores": summary}
+        for mode in self.judge_mode.split(","):
+            res = preference(judge, self._groups(real_s, mode, real), self._groups(syn_s, mode, real), mode=mode,
+                             seed=42, progress=not quiet)
+            s = res["summary"]
+            out.update({f"judge_{mode}_win": s["win"], f"judge_{mode}_equal": s["equal"],
+                        f"judge_{mode}_lose": s["lose"], f"judge_{mode}_groups": s["n_groups"],
+                        f"judge_{mode}_failed": s["n_failed"]})
+            details[f"preference_{mode}"] = res
+        write_json_atomic(work_dir / "judge.json", details)
+        return out
+
+    def score(self, synthetic, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
+              cache_dir: Path | None = None, quiet: bool = False) -> Scores:
+        metrics = proxy_metrics(list(synthetic), splits.train, splits.test)
+        ok, why = self._judge_config().configured()
+        if not ok:
+            metrics["judge"] = {"status": "skipped", "why": why}
+            print(f"tools: judge skipped: {why}", file=sys.stderr, flush=True)
+            return Scores(metrics)
+        if work_dir is None:
+            raise DataError("the tools task's judge needs a work_dir for its answers")
+        valid = [r for r in synthetic if is_valid(r)]
+        metrics.update(self._judge(splits.train, valid, seed=seed, cache_dir=cache_dir or work_dir,
+                                   work_dir=work_dir, quiet=quiet))
+        return Scores(metrics, {"judge": work_dir / "judge.json"})
