@@ -7,6 +7,17 @@ import json
 from pathlib import Path
 
 
+def save(fig, path: Path, dpi: int = 110) -> Path:
+    """Write and close a figure; no version stamp, so the same records give the same bytes."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def figure_path(rec: dict, out_dir: Path) -> Path:
     return out_dir / "figures" / f"{rec['task']['name']}-{rec['method']['name']}-seed{rec['seed']}-{rec['job_id']}.png"
 
@@ -39,12 +50,7 @@ def draw_training_curves(records, out_dir: Path) -> list[tuple[dict, Path]]:
         twin.set_ylabel("β")
         ax[1].legend(handles=ax[1].lines + twin.lines, fontsize=8)
         fig.suptitle(f"{rec['method']['name']} ({rec['method']['profile']}) on {rec['task']['name']}, seed {rec['seed']}")
-        fig.tight_layout()
-        path = figure_path(rec, out_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, metadata={"Software": None})   # no version stamp: same records, same bytes
-        plt.close(fig)
-        out.append((rec, path))
+        out.append((rec, save(fig, figure_path(rec, out_dir))))
     return out
 
 
@@ -83,10 +89,6 @@ def draw_learning_curves(records, out_dir: Path) -> list[tuple[str, Path]]:
         ax[1].plot(xs, mean("rho"), "s-", color="tab:red")
         ax[1].set(xlabel="VAE steps", ylabel="ρ (%)")
         fig.suptitle(f"{method} ({profile}) on {task}: learning curve ({', '.join(str(len(by_steps[x])) for x in xs)} seeds)")
-        fig.tight_layout()
-        path = out_dir / "figures" / f"{task}-{method}-{profile}-learning-curve{'-' + str(n) if n else ''}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        path = save(fig, out_dir / "figures" / f"{task}-{method}-{profile}-learning-curve{'-' + str(n) if n else ''}.png")
         out.append((f"{method} ({profile}), {task}", path))
     return out

@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.tables import finite, mean_std
+from tasks.reports.figures import save
 
 PAPER_TABLE3 = {"win": 28.3, "equal": 6.8, "lose": 64.9}
 
@@ -58,12 +59,7 @@ def draw_histograms(rows: dict, out_dir: Path) -> list[tuple[str, Path]]:
         ax.bar([i + 0.2 for i in range(11)], syn, width=0.4, label=label)
         ax.set(xlabel="judge score (0–10)", ylabel="records", xticks=range(11), title=f"{label} — judge: {judge}")
         ax.legend()
-        fig.tight_layout()
-        path = out_dir / "figures" / f"tools-scores-{_slug(label)}-{_slug(judge)}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        drawn.append((f"{label}, judge {judge}", path))
+        drawn.append((f"{label}, judge {judge}", save(fig, out_dir / "figures" / f"tools-scores-{_slug(label)}-{_slug(judge)}.png")))
     return drawn
 
 
