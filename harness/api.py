@@ -25,6 +25,11 @@ class NotFittedError(RuntimeError):
     pass
 
 
+class TooFewValidError(RuntimeError):
+    """`sample` decoded rows but too few were valid (an LLM decoder): a shortfall in quality, not a crash.
+    The runner's preflight, whose fit is far too short to write valid rows, counts it as a pass."""
+
+
 Metadata = Union[TableMetadata, RecordMetadata]
 Data = Union[pd.DataFrame, list]       # a table, or a list of records
 
@@ -147,9 +152,16 @@ class Method:
 
     name: ClassVar[str] = ""
     modalities: ClassVar[frozenset] = frozenset({"table"})
-    tags: ClassVar[dict] = {"deterministic": False}
+    # deterministic: the same rows for every sample seed. missing_values: "native" (fit gets NaN as they are)
+    # or "indicator" (the runner encodes them with harness.missing's policy first; the default).
+    # keep_fitted: the runner keeps the fitted method in the job's work_dir until the job is ok, so a failed
+    # `sample` is retried without a refit (False for methods that take seconds or resume a fit by themselves).
+    tags: ClassVar[dict] = {"deterministic": False, "missing_values": "indicator", "keep_fitted": True}
     profiles: ClassVar[dict[str, dict]] = {}
     cost: ClassVar[dict[str, str]] = {}
+    # Overrides of the `smoke` profile for the runner's preflight: a fit + sample on ~200 training rows before a
+    # long fit, so that a crash in `sample` shows in seconds. None: no preflight (the whole job takes seconds).
+    preflight: ClassVar[dict | None] = {}
 
     @classmethod
     def _param_names(cls) -> list[str]:

@@ -34,6 +34,10 @@ class DiffLMMethod(Method):
     cost = {"smoke": "seconds", "cpu": "~1 h on adult, 2 cores (~20 min when the VAE is cached)",
             "paper": "GPU, hours (Mistral-7B)"}
     variant: dict = {}
+    # Tables with NaN through the harness's indicator policy (a row text has no place for NaN). No kept model:
+    # the VAE and denoiser checkpoints (cache) make a refit a reload, and a pickle would hold the frozen LLM.
+    tags = {**Method.tags, "keep_fitted": False}
+    preflight = {"max_steps": 2, "recon_rows": 0, "diff_epochs": 2}   # seconds: the code paths, not a model
 
     def __init__(self, config: dict | None = None, seed: int = 0):
         self.config = config

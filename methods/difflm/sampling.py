@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from harness.api import TooFewValidError
 from harness.io import write_json_atomic
 from methods.difflm.codecs import Codec
 from methods.difflm.config import DiffLMConfig
@@ -28,8 +29,7 @@ def effective_decoding(cfg: DiffLMConfig, codec: Codec) -> str:
 def decode_limit(cfg: DiffLMConfig, decoding: str, tok, texts: list[str], codec: Codec | None = None) -> int:
     """max_new_tokens for generation. A batch decodes until its slowest row ends, so one runaway row costs
     the whole batch: stop rows at 1.25x the longest training text. Under a grammar with a bound (a table's
-    `row_max_bytes`, + 1 for EOS) a row is never cut unless max_new_tokens is below that bound (the smoke
-    profile's 96 is, on purpose: a random tiny LLM would run to the bound)."""
+    `row_max_bytes`, + 1 for EOS) a row is never cut unless max_new_tokens is below that bound."""
     bound = codec.max_bytes(cfg.max_digits) if decoding == "constrained" and codec is not None else None
     if bound is not None:
         return min(cfg.max_new_tokens, bound + 1)
@@ -83,6 +83,6 @@ def sample_records(vae, prior, codec: Codec, cfg: DiffLMConfig, n: int, seed: in
         report["decoding_note"] = (f"{cfg.decoding} decoding was asked for, but {codec.modality} records have no "
                                    "grammar: decoded free")
     if valid < n:
-        raise RuntimeError(f"only {valid} valid records out of {decoded} decoded (need {n}); "
-                           f"invalid reasons: {reasons}")
+        raise TooFewValidError(f"only {valid} valid records out of {decoded} decoded (need {n}); "
+                               f"invalid reasons: {reasons}")
     return rows

@@ -13,6 +13,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
+from harness.api import TooFewValidError
 from methods.great.rows import RowText
 
 MAX_DECODED_PER_ROW = 20  # give up after n * this many decoded rows
@@ -75,6 +76,6 @@ def sample_rows(great, rows_text: RowText, n: int, seed: int, *, device: torch.d
                    "valid_rate": parsed_ok / max(decoded, 1), "valid_rows_per_s": len(rows) / max(elapsed, 1e-9),
                    "invalid_reasons": reasons, "invalid_examples": examples, "sample_s": elapsed})
     if len(rows) < n:
-        raise RuntimeError(f"great: only {len(rows)} valid rows out of {decoded} decoded (need {n}); "
+        raise TooFewValidError(f"great: only {len(rows)} valid rows out of {decoded} decoded (need {n}); "
                            f"invalid reasons: {reasons}. Train longer (epochs) or raise max_length ({max_length}).")
     return rows

@@ -15,6 +15,9 @@ from harness.api import MODALITIES, Data, Metadata, Method
 class RealMethod(Method):
     name = "real"
     modalities = frozenset(MODALITIES)
+    # copies rows, NaN included; seconds to run, so neither a preflight nor a kept model
+    tags = {**Method.tags, "missing_values": "native", "keep_fitted": False}
+    preflight = None
     profiles = {"smoke": {}, "cpu": {}, "paper": {}}
     cost = {"smoke": "seconds", "cpu": "seconds", "paper": "seconds"}
 

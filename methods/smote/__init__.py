@@ -21,6 +21,9 @@ from harness.api import Method, TableMetadata
 
 class SMOTEMethod(Method):
     name = "smote"
+    # NaN through the harness's indicator policy (imbalanced-learn refuses NaN); seconds to run
+    tags = {**Method.tags, "keep_fitted": False}
+    preflight = None
     profiles = {"smoke": {}, "cpu": {}, "paper": {}}
     cost = {"smoke": "seconds", "cpu": "seconds (~7 s to sample adult)", "paper": "seconds (~7 s to sample adult)"}
 
