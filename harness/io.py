@@ -82,3 +82,25 @@ class Checkpoint:
             return
         if self.interval.due() or final:
             torch_save(self.path, {"key": self.key, **state_fn()})
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+def save_object(path: Path, obj) -> None:
+    """Any picklable object (a fitted method with its torch modules), written atomically."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_object(path: Path):
+    import torch
+
+    return torch.load(path, weights_only=False)   # our own file (save_object); tensors back on their device
+

@@ -5,6 +5,8 @@ The runner knows no task and no metric: it asks the task for its data (`load`), 
 registry only. Each job goes through phases fit → sample → score; the record on disk always says which
 phase a job reached, so a crash or a kill leaves an honest "running"/"error" record. A job whose record in
 the local store says "ok" is reused unless `force`; records made elsewhere (the archive) only when asked.
+Around the fit (harness/preflight.py): a preflight on a slice before any long fit, and the fitted model kept
+until its job is ok. A table with NaN reaches a method encoded by harness/missing.py unless it handles NaN.
 """
 from __future__ import annotations
 
@@ -20,10 +22,13 @@ from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 import harness
 from harness.api import DataError, modality_noun
+from harness.missing import method_inputs, missing_rates
+from harness.preflight import KeptModel, preflights, reuse_fitted
 from harness.store import REPO, SCHEMA, Store, job_id
 
 PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "sdmetrics", "ctgan", "sdv",
@@ -129,20 +134,29 @@ def announce(task, jobs, profile, store) -> None:
 
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,
         store: Store, force: bool = False, quiet: bool = False, command: str = "", overrides: dict | None = None,
-        reuse_from: tuple = ()) -> list[dict]:
+        reuse_from: tuple = (), preflight: bool = True) -> list[dict]:
     from methods import METHODS
 
     classes = {m: METHODS.get(m) for m in method_names}     # unknown names fail before any work
     check_modalities(task, classes)
+    for name, user in (overrides or {}).items():     # a bad --set is refused before the data is read
+        try:
+            classes[name].from_profile(profile, **user)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"--set for {name}: {e}") from e
     t0 = time.perf_counter()
     splits = task.load()
     load_s = time.perf_counter() - t0
+    for note in splits.info.get("notes", []):      # what the task guessed about the data (csv: column roles)
+        print(f"{task.name}: note: {note}", flush=True)
     task_key = {"name": task.name, "version": task.version, "config": task.config(), "data_hash": splits.fingerprint()}
     task_desc = {**task_key, "modality": task.modality, "family": task.family or task.name,
                  "user_data": task.user_data, **task.describe(splits)}
     jobs = plan(task, splits, classes, seeds, profile=profile, n_samples=n_samples, overrides=overrides, store=store,
                 reuse_from=reuse_from, force=force, task_key=task_key)
     announce(task, jobs, profile, store)
+    inputs = {name: method_inputs(cls, splits.train, splits.metadata) for name, cls in classes.items()}
+    checks = preflights(task, jobs, inputs, profile=profile, store=store, enabled=preflight, force=force)
     env, records = environment(), []
     for job in tqdm(jobs, desc=task.name, disable=quiet or len(jobs) < 2, unit="job"):
         if job.reused is not None:
@@ -151,12 +165,12 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
             records.append(job.reused)
             continue
         records.append(run_job(task, splits, job, task_desc, store, env, command=command, quiet=quiet,
-                               load_s=load_s, force=force))
+                               load_s=load_s, force=force, inputs=inputs[job.name], check=checks.get(job.name)))
     return records
 
 
 def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *, command: str, quiet: bool,
-            load_s: float, force: bool = False) -> dict:
+            load_s: float, force: bool = False, inputs: tuple | None = None, check: dict | None = None) -> dict:
     job_dir = store.job_dir(task.name, job.name, job.jid)
     # work/: this job's resumable state; _cache/: checkpoints several jobs may share. --force starts afresh.
     if force:
@@ -166,19 +180,42 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
            "seed": job.seed, "n_samples": job.n, "status": "running", "phase": "fit", "error": None, "metrics": {},
            "higher_is_better": declared, "artifacts": {}, "timings_s": {"load": round(load_s, 3)}, "env": env,
            "started_at": now(), "finished_at": None}
+    train, meta, policy = inputs or (splits.train, splits.metadata, None)
+    if check is not None:
+        rec["preflight"] = check
+    if policy is not None:
+        rec["missing_values"] = policy.describe()
     store.write(rec)
     relative = lambda p: str(Path(p).relative_to(store.root))
+    kept = KeptModel(job_dir / "work")
     try:
-        t = time.perf_counter()
-        job.method.fit(splits.train, splits.metadata, work_dir=job_dir / "work",
-                       cache_dir=None if force else store.root / "_cache")
-        rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
+        if check is not None and check["status"] == "error":
+            rec["phase"] = "preflight"
+            raise RuntimeError(f"preflight failed in {check['phase']} ({check['error']['type']}: "
+                               f"{check['error']['message']}); the full fit was not started (--no-preflight skips the check)")
+        method = reuse_fitted(kept, rec) if job.method.tags.get("keep_fitted", True) else None
+        if method is None:
+            t = time.perf_counter()
+            job.method.fit(train, meta, work_dir=job_dir / "work", cache_dir=None if force else store.root / "_cache")
+            rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
+            method = job.method
+            if method.tags.get("keep_fitted", True):
+                try:            # a method that cannot be pickled still runs; its record says so
+                    rec["kept_model"] = kept.save(method, rec["timings_s"]["fit"], now())
+                except Exception as e:
+                    kept.remove()
+                    rec["kept_model"] = {"error": f"{type(e).__name__}: {e}"}
         rec["phase"] = "sample"
         store.write(rec)
         t = time.perf_counter()
-        synthetic = job.method.sample(job.n, seed=job.seed)
+        synthetic = method.sample(job.n, seed=job.seed)
+        if policy is not None:
+            synthetic = policy.decode(synthetic)
         rec["timings_s"]["sample"] = round(time.perf_counter() - t, 3)
-        rec["method"]["extra"] = job.method.extra_record()
+        rec["method"]["extra"] = method.extra_record()
+        if isinstance(synthetic, pd.DataFrame) and (policy is not None or splits.train.isna().any().any()):
+            rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = \
+                missing_rates(splits.train, synthetic, splits.metadata.columns)
         rec["synthetic_path"] = relative(task.save_synthetic(synthetic, job_dir))
         rec["phase"] = "score"
         store.write(rec)
@@ -201,6 +238,8 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
         rec["finished_at"] = now()
         rec["peak_rss_mb"] = round(peak_rss_mb(), 1)
         store.write(rec)
+    if rec["status"] == "ok":
+        kept.remove()
     if not quiet and rec["status"] == "ok":
         tqdm.write(f"{task.name}/{job.name} seed {job.seed}: {summary(rec['metrics'], declared)} "
                    f"(fit {rec['timings_s']['fit']:.0f}s, sample {rec['timings_s']['sample']:.0f}s, "
