@@ -12,8 +12,8 @@ PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "gpu": "one GPU with the packaged small models (methods without a gpu profile use their defaults)",
             "paper": "the paper's settings (GPU for the LLM methods)"}
 TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
-                "numerical", "text_field", "base_model", "allow_code_exec", "judge_base_url", "judge_model",
-                "judge_mode", "judge_limit")
+                "numerical", "drop", "sep", "encoding", "text_field", "base_model", "allow_code_exec",
+                "judge_base_url", "judge_model", "judge_mode", "judge_limit")
 # A task whose __init__ takes `profile` gets the run's --profile (e.g. the code task's CPT and evaluation
 # settings); it is not a flag of its own.
 RUN_PROFILE = "profile"
@@ -46,6 +46,8 @@ def parser() -> argparse.ArgumentParser:
                    help="also reuse finished records from leaderboards/records/ (made on other machines) instead of running them")
     r.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                    help="override one param of the profile, e.g. difflm.decoding=free (repeatable; the row name shows it)")
+    r.add_argument("--no-preflight", action="store_true",
+                   help="skip the fit + sample on ~200 rows that each method gets before its real fit")
     g = r.add_argument_group("task options (each task takes some of them; `harness list` shows which)")
     g.add_argument("--split", default=None, choices=["difflm", "tabsyn"],
                    help="tables: difflm = the paper's Table 5 split (default); tabsyn = TabSyn's 90/10 split")
@@ -58,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--task-type", choices=["binclass", "multiclass", "regression"])
     g.add_argument("--categorical", type=_names, default=None, help="csv: force these columns categorical")
     g.add_argument("--numerical", type=_names, default=None, help="csv: force these columns numerical")
+    g.add_argument("--drop", type=_names, default=None, help="csv: leave these columns out")
+    g.add_argument("--sep", default=None, help="csv: the delimiter (default: detected among , ; tab |)")
+    g.add_argument("--encoding", default=None, help="csv: the file's encoding (default: detected; BOM, UTF-8, cp1252, latin-1)")
     g.add_argument("--text-field", default=None, help="text: the JSONL field holding the text (default: text)")
     g.add_argument("--base-model", default=None,
                    help="code: the model continued-pre-trained on each corpus (default: the profile's, gemma3-270m; "
@@ -165,7 +170,7 @@ def cmd_run(args) -> int:
     reuse = (Archive(),) if args.reuse_archive else ()
     records = runner.run(task, args.methods, args.seeds, profile=args.profile, n_samples=args.n_samples,
                          store=store, force=args.force, quiet=args.quiet, command=command, overrides=overrides,
-                         reuse_from=reuse)
+                         reuse_from=reuse, preflight=not args.no_preflight)
     failed = [r for r in records if r["status"] != "ok"]
     print(f"{len(records) - len(failed)} ok, {len(failed)} failed; records under {store.root}/{task.name}/ "
           f"(`python -m harness leaderboard` archives them and rebuilds the tables)")
