@@ -53,10 +53,13 @@ class DiffLMConfig:
 
 
 PROFILES = {
+    # A random tiny LLM never writes valid JSON by itself, hence the grammar; it runs every row to the grammar's
+    # bound, which max_new_tokens must not cut (a wide user table's rows are ~600 bytes), and it samples at most
+    # 64 rows (two batches) unless --n-samples says otherwise, so that smoke stays short on a table of any size.
     "smoke": DiffLMConfig(encoder="tiny-bert", decoder="tiny-llama", d_z=8, k=2, epochs=2, batch_size=8,
                           max_train_rows=64, diff_dim_t=32, diff_blocks=1, diff_epochs=20, diff_steps=8,
-                          max_new_tokens=96, gen_batch_size=32, max_attempts_factor=3, lr=1e-3, recon_rows=8,
-                          decoding="constrained", max_digits=3),   # a random tiny LLM never writes valid JSON by itself
+                          max_new_tokens=1024, gen_batch_size=32, max_attempts_factor=3, lr=1e-3, recon_rows=8,
+                          decoding="constrained", max_digits=3, max_sample_rows=64),
     # Sized for adult on 2 idle CPU cores, one seed in under an hour (bench, benchmarks/difflm_row_formats_adult_cpu.json):
     # json-array rows are 70 SmolLM2 tokens against the paper's JSON objects' 134, so the VAE trains 3.1 rows/s
     # (object: 1.3) and constrained decoding gives ~2.5x the valid rows/s. 350 steps of 16 (~30 min) over 4,000
