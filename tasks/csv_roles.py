@@ -54,12 +54,14 @@ def _as_datetime(s: pd.Series) -> pd.Series | None:
     probe = values.sample(n=min(200, len(values)), random_state=0)
     if probe.str.match(DATE_LIKE).mean() < DATE_SHARE:
         return None
+    text = s.astype(str).str.strip().where(s.notna())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # pandas warns when it falls back to parsing element by element
-        parsed = pd.to_datetime(s.astype(str).str.strip().where(s.notna()), errors="coerce", utc=True)
+        warnings.simplefilter("ignore")      # pandas warns when it guesses a format or parses element by element
+        # one format for the whole column, month or day first (01/02/2020), whichever reads more values
+        tries = [pd.to_datetime(text, errors="coerce", utc=True, dayfirst=d) for d in (False, True)]
+        parsed = max(tries, key=lambda t: t.notna().sum())
         if parsed.notna().sum() < DATE_SHARE * len(values):
-            parsed = pd.to_datetime(s.astype(str).str.strip().where(s.notna()), errors="coerce", utc=True,
-                                    format="mixed")
+            parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed")
     if parsed.notna().sum() < DATE_SHARE * len(values):
         return None
     seconds = (parsed - pd.Timestamp("1970-01-01", tz="UTC")) / pd.Timedelta(seconds=1)
