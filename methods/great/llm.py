@@ -76,15 +76,30 @@ def _trainer_class(base, *, silent: bool, checkpoint_every_s: float | None):
     return Trainer
 
 
-@contextlib.contextmanager
-def patched_fit(silent: bool, checkpoint_every_s: float | None):
-    import be_great.great as bg
+class _NoShuffle:
+    """Stands in for the `random` module of be-great's dataset: rows keep the frame's column order."""
 
-    saved = bg.GReaTTrainer, bg.Chug
+    def __getattr__(self, name):
+        import random
+        return getattr(random, name)
+
+    @staticmethod
+    def shuffle(x):
+        return None
+
+
+@contextlib.contextmanager
+def patched_fit(silent: bool, checkpoint_every_s: float | None, permute: bool = True):
+    import be_great.great as bg
+    import be_great.great_dataset as bd
+
+    saved = bg.GReaTTrainer, bg.Chug, bd.random
     bg.GReaTTrainer = _trainer_class(saved[0], silent=silent, checkpoint_every_s=checkpoint_every_s)
     if silent:
         bg.Chug = functools.partial(saved[1], disable=True)
+    if not permute:          # GReaTDataset shuffles each row's columns with random.shuffle
+        bd.random = _NoShuffle()
     try:
         yield
     finally:
-        bg.GReaTTrainer, bg.Chug = saved
+        bg.GReaTTrainer, bg.Chug, bd.random = saved
