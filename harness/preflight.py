@@ -13,6 +13,8 @@ its fit loads it instead of fitting again.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import tempfile
 import time
@@ -61,7 +63,10 @@ def preflight(cls, train, metadata, decode, *, seed: int) -> dict:
     out = {"rows": len(part), "samples": PREFLIGHT_SAMPLES, "profile": "smoke", "overrides": dict(cls.preflight)}
     phase, t0 = "fit", time.perf_counter()
     quiet_before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"        # the preflight says one line, not a screen of progress bars
+    os.environ["TQDM_DISABLE"] = "1"        # the preflight says one line, not a screen of progress bars:
+    hush = contextlib.ExitStack()           # bars made by an already imported tqdm go to the swallowed stderr
+    hush.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    hush.enter_context(contextlib.redirect_stdout(io.StringIO()))
     try:
         method = cls.from_profile("smoke", **params)
         with tempfile.TemporaryDirectory(prefix="preflight-") as tmp:   # never the job's folder or shared cache
@@ -78,6 +83,7 @@ def preflight(cls, train, metadata, decode, *, seed: int) -> dict:
     except Exception as e:     # any failure here is what the preflight is for: report it, start no long fit
         out.update(status="error", phase=phase, error=_error(e))
     finally:
+        hush.close()
         if quiet_before is None:
             os.environ.pop("TQDM_DISABLE", None)
         else:
