@@ -109,6 +109,14 @@ class KeptModel:
         write_json_atomic(self.info_path, info)
         return info
 
+    def keep(self, method, fit_s: float, fitted_at: str) -> dict:
+        """`save`, except that a method that cannot be pickled still runs: its record says why none was kept."""
+        try:
+            return self.save(method, fit_s, fitted_at)
+        except Exception as e:
+            self.remove()
+            return {"error": f"{type(e).__name__}: {e}"}
+
     def load(self):
         """(method, info), or raises (a pickle of older code, a torn file): the caller then fits again."""
         info = read_json(self.info_path)

@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import pandas as pd
 from tqdm.auto import tqdm
 
 import harness
@@ -200,11 +199,7 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
             rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
             method = job.method
             if method.tags.get("keep_fitted", True):
-                try:            # a method that cannot be pickled still runs; its record says so
-                    rec["kept_model"] = kept.save(method, rec["timings_s"]["fit"], now())
-                except Exception as e:
-                    kept.remove()
-                    rec["kept_model"] = {"error": f"{type(e).__name__}: {e}"}
+                rec["kept_model"] = kept.keep(method, rec["timings_s"]["fit"], now())
         rec["phase"] = "sample"
         store.write(rec)
         t = time.perf_counter()
@@ -213,9 +208,9 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
             synthetic = policy.decode(synthetic)
         rec["timings_s"]["sample"] = round(time.perf_counter() - t, 3)
         rec["method"]["extra"] = method.extra_record()
-        if isinstance(synthetic, pd.DataFrame) and (policy is not None or splits.train.isna().any().any()):
-            rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = \
-                missing_rates(splits.train, synthetic, splits.metadata.columns)
+        if not isinstance(synthetic, list) and splits.train.isna().any().any():     # a table with NaN
+            rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = missing_rates(
+                splits.train, synthetic, splits.metadata.columns)
         rec["synthetic_path"] = relative(task.save_synthetic(synthetic, job_dir))
         rec["phase"] = "score"
         store.write(rec)
