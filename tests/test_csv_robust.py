@@ -13,7 +13,6 @@ from harness.missing import MissingPolicy
 from tasks.csv_read import read_table, sniff_separator
 from tasks.tabular import build_metadata
 
-ADULT = "/work/shared/data/adult/adult.data"
 
 
 def cli(capsys, *args):
@@ -132,8 +131,10 @@ def test_missing_policy_round_trip():
 
 
 def adult_with_blanks(path, n=200):
+    from tasks.data import locate
     from tasks.tabular import ADULT_COLUMNS
-    df = pd.read_csv(ADULT, header=None, names=ADULT_COLUMNS, skipinitialspace=True, nrows=n)
+    adult = locate("adult")["adult.data"]         # ../shared/data, $HARNESS_DATA_DIR or the UCI download
+    df = pd.read_csv(adult, header=None, names=ADULT_COLUMNS, skipinitialspace=True, nrows=n)
     keep = ["age", "workclass", "fnlwgt", "education", "hours.per.week", "sex", "income"]
     df = df[keep].rename(columns={"income": "y"})
     rng = np.random.default_rng(0)
