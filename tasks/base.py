@@ -32,14 +32,22 @@ class TabularTask(Task):
     def clean_synthetic(self, synthetic: pd.DataFrame, meta: TableMetadata) -> tuple[pd.DataFrame, dict]:
         """Canonical dtypes; rows with a missing target or an unknown target class are dropped and counted."""
         df = synthetic[meta.columns].copy()
+        out_of_range = {}
         for c in meta.columns:
             df[c] = canonical_category(df[c]) if c in meta.categorical else pd.to_numeric(df[c], errors="coerce")
+            if c not in meta.categorical:
+                # a generator may write 1e39 or inf: beyond float32 the metrics' models cannot take it, so it
+                # becomes missing (XGBoost, ρ and DCR handle NaN) and is counted
+                huge = df[c].notna() & ~(df[c].abs() <= np.finfo(np.float32).max)
+                if huge.any():
+                    out_of_range[c] = int(huge.sum())
+                    df.loc[huge, c] = np.nan
         bad = df[meta.target].isna()
         if meta.task_type != "regression":
             bad |= ~df[meta.target].isin(meta.categories[meta.target])
         unknown = {c: int((~df[c].isin(meta.categories[c]) & df[c].notna()).sum()) for c in meta.categorical}
         return df[~bad].reset_index(drop=True), {"n_synthetic": len(df), "n_dropped_bad_target": int(bad.sum()),
-                                                 "unknown_category_cells": unknown}
+                                                 "unknown_category_cells": unknown, "out_of_range_cells": out_of_range}
 
     def score(self, synthetic: pd.DataFrame, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
               cache_dir: Path | None = None, quiet: bool = False) -> Scores:

@@ -76,3 +76,17 @@ def test_mle_regression_reports_log_rmse(tiny):
                       target="t", task_type="regression", categories=meta.categories)
     out = mle(pd.concat([reg] * 5), reg, m, seed=0)
     assert out["mle_metric"] == "rmse_log" and out["mle"] < 0.5
+
+
+def test_out_of_range_synthetic_numbers_become_missing_and_are_counted(tiny):
+    """A generator that writes 1e39 or inf must not crash the scoring (float32 features overflow)."""
+    from tasks.base import TabularTask
+    from tasks.metrics import mle
+
+    df, meta = tiny
+    syn = df.copy()
+    syn.loc[0, "x1"], syn.loc[1, "x2"], syn.loc[2, "x2"] = 1e39, float("inf"), -1e300
+    clean, info = object.__new__(TabularTask).clean_synthetic(syn, meta)
+    assert info["out_of_range_cells"] == {"x1": 1, "x2": 2}
+    assert clean["x1"].isna().sum() == 1 and clean["x2"].isna().sum() == 2
+    assert 0 <= mle.mle(clean, df, meta, seed=0)["mle"] <= 1
