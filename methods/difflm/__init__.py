@@ -32,8 +32,11 @@ class DiffLMMethod(Method):
     modalities = frozenset(MODALITIES)
     # adult, 2 CPU cores: VAE 39 min + 1,000 rows 20 min; ~20 min with the VAE cached (method_notes.csv, "sizing")
     cost = {"smoke": "seconds", "cpu": "~1 h on adult, 2 cores (~20 min when the VAE is cached)",
+            "gpu": "one GPU, under 10 min on adult (estimated; benchmarks/device_difflm_gpu.sh)",
             "paper": "GPU, hours (Mistral-7B)"}
     variant: dict = {}
+    # the settings live in config.PROFILES (from_profile reads them); the names tell the app which exist
+    profiles = {name: {} for name in PROFILES}
     # Tables with NaN through the harness's indicator policy (a row text has no place for NaN). No kept model:
     # the VAE and denoiser checkpoints (cache) make a refit a reload, and a pickle would hold the frozen LLM.
     tags = {**Method.tags, "keep_fitted": False}
