@@ -10,7 +10,8 @@ Anything else is passed to `from_pretrained` as is (e.g. mistralai/Mistral-7B-In
 """
 from __future__ import annotations
 
-from harness.models import gguf_tokenizer, minilm_dir, model_cache, packaged_dir, tiny_llama  # noqa: F401 (re-exported)
+from harness.models import (gguf_tokenizer, minilm_dir, model_cache, packaged_dir, resolve,  # noqa: F401 (re-exported)
+                            tiny_llama)
 
 
 def smollm2_dir():
@@ -23,8 +24,8 @@ def load_tokenizer(name: str):
     if name == "tiny-llama" and not (model_cache() / "smollm2-135m-instruct-f32" / "config.json").exists():
         # the GGUF's tokenizer alone: no need to dequantise the whole model for a random-init test LLM
         return gguf_tokenizer("smollm2")
-    path = {"smollm2": smollm2_dir, "tiny-llama": smollm2_dir, "minilm": minilm_dir, "tiny-bert": minilm_dir}.get(name)
-    return AutoTokenizer.from_pretrained(path() if path else name)
+    # the random-init test models use the packaged models' tokenizers
+    return AutoTokenizer.from_pretrained(resolve({"tiny-llama": "smollm2", "tiny-bert": "minilm"}.get(name, name)))
 
 
 def load_decoder(name: str, dtype="float32"):
@@ -35,7 +36,7 @@ def load_decoder(name: str, dtype="float32"):
     if name == "tiny-llama":
         model = tiny_llama(tok)
     else:
-        model = AutoModelForCausalLM.from_pretrained(smollm2_dir() if name == "smollm2" else name, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(resolve(name), dtype=dtype)
     model.requires_grad_(False)
     model.eval()
     if tok.pad_token is None:
@@ -52,5 +53,5 @@ def load_encoder(name: str):
         model = BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                      intermediate_size=64, max_position_embeddings=512))
     else:
-        model = AutoModel.from_pretrained(minilm_dir() if name == "minilm" else name)
+        model = AutoModel.from_pretrained(resolve(name))
     return model, tok, model.config.hidden_size

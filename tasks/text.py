@@ -43,6 +43,18 @@ def read_corpus(path: Path, text_field: str) -> list[str]:
     return texts
 
 
+def split_80_10_10(texts: list, source: str, limit: int | None = None) -> tuple[list, list, list]:
+    """The record tasks' split: seeded 80/10/10 (random_state=42), each part cut to `limit` if given."""
+    if len(texts) < MIN_RECORDS:
+        raise DataError(f"{source} has {len(texts)} non-empty texts; at least {MIN_RECORDS} are needed "
+                        f"for an 80/10/10 split")
+    train, rest = train_test_split(texts, test_size=0.2, random_state=42)
+    val, test = train_test_split(rest, test_size=0.5, random_state=42)
+    if limit:
+        train, val, test = train[:limit], val[:limit], test[:limit]
+    return list(train), list(val), list(test)
+
+
 class TextTask(Task):
     name = "text"
     modality = "text"
@@ -57,16 +69,10 @@ class TextTask(Task):
         if not self.data:
             raise DataError("the text task needs --data PATH (.txt: one text per line; .jsonl: --text-field)")
         path = Path(self.data)
-        texts = [t for t in read_corpus(path, self.text_field) if t.strip()]
-        if len(texts) < MIN_RECORDS:
-            raise DataError(f"{path} has {len(texts)} non-empty texts; at least {MIN_RECORDS} are needed "
-                            f"for an 80/10/10 split")
-        train, rest = train_test_split(texts, test_size=0.2, random_state=42)
-        val, test = train_test_split(rest, test_size=0.5, random_state=42)
-        if self.limit:
-            train, val, test = train[:self.limit], val[:self.limit], test[:self.limit]
+        train, val, test = split_80_10_10([t for t in read_corpus(path, self.text_field) if t.strip()], str(path),
+                                          self.limit)
         info = {"split": "80/10/10, random_state=42", "file": str(path)}
-        return Splits(list(train), list(val), list(test), RecordMetadata(kind="text").check(list(train)), info)
+        return Splits(train, val, test, RecordMetadata(kind="text").check(train), info)
 
     def metrics(self, metadata) -> dict[str, bool]:
         return {"copy_rate": False, "distinct_2": True, "unigram_tvd": False, "length_ks": False}

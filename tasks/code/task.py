@@ -15,15 +15,13 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sklearn.model_selection import train_test_split
-
 from harness.api import DataError, RecordMetadata, Scores, Splits, Task
 from harness.io import write_json_atomic
-from tasks.code.corpus import OverlapIndex, real_corpus
+from tasks.code.corpus import overlap_index, real_corpus
 from tasks.code.cpt import CPTSettings
 from tasks.code.evaluate import EvalSettings
+from tasks.text import read_corpus, split_80_10_10
 
-MIN_RECORDS = 20
 
 
 @dataclass(frozen=True)
@@ -101,19 +99,13 @@ class CodeTask(Task):
 
         check_opt_in(self.allow_code_exec)          # before any training: a run that cannot be scored refuses
         if self.data:
-            from tasks.text import read_corpus
             texts, info = [t for t in read_corpus(Path(self.data), self.text_field) if t.strip()], {"file": self.data}
         else:
             texts, info = real_corpus()
-        if len(texts) < MIN_RECORDS:
-            raise DataError(f"the code corpus has {len(texts)} non-empty items; at least {MIN_RECORDS} are needed")
-        train, rest = train_test_split(texts, test_size=0.2, random_state=42)
-        val, test = train_test_split(rest, test_size=0.5, random_state=42)
-        if self.limit:
-            train, val, test = train[:self.limit], val[:self.limit], test[:self.limit]
+        train, val, test = split_80_10_10(texts, self.data or "the code corpus", self.limit)
         info.update(split="80/10/10, random_state=42", protocol=self.protocol.label, base_model=self.protocol.base_model,
-                    train_overlap=OverlapIndex().report(list(train)))
-        return Splits(list(train), list(val), list(test), RecordMetadata(kind="code").check(list(train)), info)
+                    train_overlap=overlap_index().report(train))
+        return Splits(train, val, test, RecordMetadata(kind="code").check(train), info)
 
     def metrics(self, metadata) -> dict[str, bool]:
         out = {}
@@ -147,7 +139,7 @@ class CodeTask(Task):
             raise DataError("the code task needs a work_dir for its CPT checkpoints and completions")
         p = self.protocol
         corpus = [t if isinstance(t, str) else json.dumps(t) for t in synthetic]
-        overlap = OverlapIndex().report(corpus)
+        overlap = overlap_index().report(corpus)
         base = self._base_scores(cache_dir, work_dir, quiet)
         model, tok = load_causal_lm(p.base_model)
         model, tok, cpt_info = continue_pretraining(model, corpus, settings=replace(p.cpt, seed=seed),

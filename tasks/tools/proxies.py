@@ -15,6 +15,7 @@ names (../shared/spec/code_and_tool_protocol.md §5.2).
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -65,14 +66,20 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-@torch.no_grad()
-def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised mean-pooled MiniLM-L6 embeddings (the packaged all-MiniLM-L6-v2)."""
+@functools.lru_cache(maxsize=1)
+def _minilm():
+    """Loaded once per process: a tools run embeds synthetic, train and test records, and again for categories."""
     from transformers import AutoModel, AutoTokenizer
 
     from harness.models import minilm_dir
 
-    tok, model = AutoTokenizer.from_pretrained(minilm_dir()), AutoModel.from_pretrained(minilm_dir()).eval()
+    return AutoTokenizer.from_pretrained(minilm_dir()), AutoModel.from_pretrained(minilm_dir()).eval()
+
+
+@torch.no_grad()
+def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """L2-normalised mean-pooled MiniLM-L6 embeddings (the packaged all-MiniLM-L6-v2)."""
+    tok, model = _minilm()
     out = []
     for i in range(0, len(texts), batch_size):
         enc = tok(texts[i:i + batch_size], padding=True, truncation=True, max_length=256, return_tensors="pt")
