@@ -24,17 +24,23 @@ class SchemaConstraint:
         self.matchers = [self.xgr.GrammarMatcher(self.compiled) for _ in range(n)]
         self.bitmask = self.xgr.allocate_token_bitmask(n, self.vocab_size)
 
-    def mask(self, logits: torch.Tensor) -> torch.Tensor:
-        for i, m in enumerate(self.matchers):
-            if m.is_terminated():
-                self.bitmask[i] = -1          # finished row: all bits set, the loop pads it anyway
+    def mask(self, logits: torch.Tensor, rows: list[int] | None = None) -> torch.Tensor:
+        """`logits[j]` belongs to row `rows[j]` of those `start` was given (all of them when None): the
+        decoding loop drops finished rows from its batch."""
+        rows = range(len(self.matchers)) if rows is None else rows
+        bitmask = self.bitmask[: len(rows)]
+        for j, i in enumerate(rows):
+            if self.matchers[i].is_terminated():
+                bitmask[j] = -1               # finished row: all bits set, the loop pads it anyway
             else:
-                m.fill_next_token_bitmask(self.bitmask, i)
+                self.matchers[i].fill_next_token_bitmask(bitmask, j)
         logits = logits.float().cpu()
-        self.xgr.apply_token_bitmask_inplace(logits, self.bitmask)
+        self.xgr.apply_token_bitmask_inplace(logits, bitmask)
         return logits
 
-    def accept(self, tokens: list[int], active: list[bool]) -> None:
-        for m, t, a in zip(self.matchers, tokens, active):
+    def accept(self, tokens: list[int], active: list[bool], rows: list[int] | None = None) -> None:
+        rows = range(len(self.matchers)) if rows is None else rows
+        for i, t, a in zip(rows, tokens, active):
+            m = self.matchers[i]
             if a and not m.is_terminated():
                 m.accept_token(t)

@@ -27,13 +27,14 @@ def effective_decoding(cfg: DiffLMConfig, codec: Codec) -> str:
 
 
 def decode_limit(cfg: DiffLMConfig, decoding: str, tok, texts: list[str], codec: Codec | None = None) -> int:
-    """max_new_tokens for generation. A batch decodes until its slowest row ends, so one runaway row costs
-    the whole batch: stop rows at 1.25x the longest training text. Under a grammar with a bound (a table's
-    `row_max_bytes`, + 1 for EOS) a row is never cut unless max_new_tokens is below that bound."""
+    """max_new_tokens for generation. A runaway row keeps its batch decoding (shrunk to the rows still open)
+    up to this limit: 1.25x the longest training text, at most max_len. Under a grammar with a bound (a
+    table's `row_max_bytes`, + 1 for EOS) a row is never cut unless max_new_tokens is below that bound."""
     bound = codec.max_bytes(cfg.max_digits) if decoding == "constrained" and codec is not None else None
     if bound is not None:
         return min(cfg.max_new_tokens, bound + 1)
-    longest = max(len(tok(t, add_special_tokens=False).input_ids) for t in texts)
+    # the VAE learns at most max_len tokens of a text, so a longer cap buys runaway rows, not longer records
+    longest = min(max(len(tok(t, add_special_tokens=False).input_ids) for t in texts), cfg.max_len)
     return min(cfg.max_new_tokens, int(1.25 * longest) + 8)
 
 

@@ -117,13 +117,17 @@ class TextVAE(nn.Module):
         out = llm(**cache_kwargs(llm, feed), use_cache=True)
         cache, attn = output_cache(out), feed["attention_mask"]
         logits = out.logits[:, -1].float()
+        # Rows that ended leave the batch (their KV cache rows are dropped) once an eighth of it has ended, so a
+        # batch of uneven records (tools, code) costs about the sum of its rows' lengths, not n x the longest.
+        alive = torch.arange(n)                                     # original row of each batch position
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        generated = []
+        out_ids = torch.full((n, max_new_tokens), tok.pad_token_id, dtype=torch.long)
         if constraint is not None:
             constraint.start(n)
-        for _ in range(max_new_tokens):
+        for step in range(max_new_tokens):
+            rows = alive.tolist()
             if constraint is not None:
-                logits = constraint.mask(logits).to(self.device)
+                logits = constraint.mask(logits, rows).to(self.device)
             if temperature > 0:
                 probs = torch.softmax(logits / temperature, dim=-1)
                 nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(self.device).squeeze(1)
@@ -131,11 +135,16 @@ class TextVAE(nn.Module):
                 nxt = logits.argmax(-1)
             nxt = torch.where(done, torch.full_like(nxt, tok.pad_token_id), nxt)
             if constraint is not None:
-                constraint.accept(nxt.tolist(), (~done).tolist())
-            generated.append(nxt)
+                constraint.accept(nxt.tolist(), (~done).tolist(), rows)
+            out_ids[alive, step] = nxt.cpu()
             done |= nxt == tok.eos_token_id
             if done.all():
                 break
+            if int(done.sum()) >= max(1, len(done) // 8) and hasattr(cache, "batch_select_indices"):
+                keep = (~done).nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                attn, nxt, done, alive = attn[keep], nxt[keep], done[keep], alive[keep.cpu()]
+                add = add[keep] if add is not None else None
             e = embed(nxt[:, None])
             if add is not None:
                 e = e + add.to(e.dtype)
@@ -143,7 +152,7 @@ class TextVAE(nn.Module):
             out = llm(**cache_kwargs(llm, {"inputs_embeds": e, "attention_mask": attn, "past_key_values": cache}),
                       use_cache=True)
             cache, logits = output_cache(out), out.logits[:, -1].float()
-        seqs = torch.stack(generated, 1).tolist()
+        seqs = out_ids.tolist()
         texts = []
         for row in seqs:
             if tok.eos_token_id in row:
