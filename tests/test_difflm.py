@@ -304,3 +304,20 @@ def test_every_record_has_a_reconstruction_check(tiny):
     assert set(rec["columns"]) == set(meta.columns) and 0 <= rec["column_accuracy"] <= 1
     assert "median_rel_error" in rec["columns"]["x1"] and "median_rel_error" not in rec["columns"]["colour"]
     assert rec["examples"][0]["original"].startswith("[")
+
+
+def test_position_budget_lowers_steps_for_long_records_only():
+    from types import SimpleNamespace
+
+    from methods.difflm.config import DiffLMConfig
+    from methods.difflm.train import budgeted_steps
+
+    def tok(text, add_special_tokens=False):
+        return SimpleNamespace(input_ids=text.split())
+
+    cfg = DiffLMConfig(max_steps=350, batch_size=16, max_len=256, max_train_positions=500_000)
+    short = [" ".join(["w"] * n) for n in range(60, 78)] * 50          # adult-like rows: ~80 positions a batch
+    long = [" ".join(["w"] * n) for n in (100, 150, 300, 900)] * 200   # longest capped at max_len
+    assert budgeted_steps(cfg, short, tok) == 350
+    assert budgeted_steps(cfg, long, tok) == 500_000 // (16 * 258)
+    assert budgeted_steps(DiffLMConfig(max_steps=350), long, tok) == 350    # no budget: the steps as given

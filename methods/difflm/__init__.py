@@ -23,8 +23,8 @@ from methods.difflm.codecs import codec_for
 from methods.difflm.config import PROFILES, DiffLMConfig
 from methods.difflm.recon import reconstruct
 from methods.difflm.sampling import decode_limit, effective_decoding, sample_records
-from methods.difflm.train import (build_vae, checkpoint_dir, encode_all, resolve_device, train_diffusion,
-                                  train_vae)
+from methods.difflm.train import (budgeted_steps, build_vae, checkpoint_dir, encode_all, resolve_device,
+                                  train_diffusion, train_vae)
 
 
 class DiffLMMethod(Method):
@@ -91,6 +91,10 @@ class DiffLMMethod(Method):
         self.codec_, self.vae_, self.device_, self.work_dir_ = codec, vae, device, work_dir
         self.decoding_ = effective_decoding(cfg, codec)
         self.max_new_tokens_ = decode_limit(cfg, self.decoding_, vae.llm_tok, texts, codec)
+        # the budget in steps (keys the cached VAE; max_train_positions itself does not, so a record whose budget
+        # was already in steps keeps its cache)
+        cfg = replace(cfg, max_steps=budgeted_steps(cfg, train_texts, vae.llm_tok))
+        self.vae_steps_ = cfg.max_steps
         ckpt_dir = checkpoint_dir(cache_dir or work_dir, cfg, self.seed, texts)
         self.history_ = train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         self.recon_ = (reconstruct(vae, codec, val_texts[:cfg.recon_rows], cfg, decoding=self.decoding_,
@@ -124,7 +128,7 @@ class DiffLMMethod(Method):
         return 2 * x + self.latent_mean_.to(self.device_)
 
     def extra_record(self) -> dict:
-        out = {"vae_history": getattr(self, "history_", []), "sampling": getattr(self, "sampling_", {}),
+        out = {"vae_steps": getattr(self, "vae_steps_", None), "vae_history": getattr(self, "history_", []), "sampling": getattr(self, "sampling_", {}),
                "reconstruction": getattr(self, "recon_", {})}
         if hasattr(self, "diff_history_"):
             h = self.diff_history_

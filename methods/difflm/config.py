@@ -26,6 +26,8 @@ class DiffLMConfig:
     lr_schedule: str = "constant"     # constant | cosine (the official script's), after a linear warmup
     warmup_frac: float = 0.0          # share of the steps spent warming up (official: 0.005)
     max_steps: int | None = None      # VAE steps; None: epochs x (training rows / batch_size)
+    max_train_positions: int | None = None  # cap on decoder positions trained (a step: batch_size x its longest
+                                      # text, padding included): fewer steps for long records (train.budgeted_steps)
     eval_every: int | None = None     # steps between validations (β schedule, early stop, best weights); None: an epoch
     val_rows: int | None = None       # validate on at most this many held-out rows (None: all of val_fraction)
     max_train_rows: int | None = 2000  # subsample training rows (None: all)
@@ -69,8 +71,11 @@ PROFILES = {
     # 7x stronger). 2,000 samples: real rows score MLE 0.886 / 0.902 / 0.911 at 1,000 / 2,000 / 4,000 rows
     # (3 seeds each), so 2,000 no longer caps the honest MLE near 0.85. Temperature chosen on the validation
     # split (benchmarks/difflm_temperature_adult_cpu_seed0.json, 400 rows each): T 0.6 / 0.8 / 1.0 gave
-    # MLE 0.70 / 0.80 / 0.52 and ρ 16.5 / 12.2 / 10.5, so 0.8.
+    # MLE 0.70 / 0.80 / 0.52 and ρ 16.5 / 12.2 / 10.5, so 0.8. Other records get the same compute, not the same
+    # steps: 500k decoder positions is 391 steps of adult's ~1,280 (16 rows x the longest of ~72 tokens), so
+    # adult keeps its 350; ToolBench records (padded to max_len 256 in most batches) get ~120 steps.
     "cpu": DiffLMConfig(row_format="json-array", max_train_rows=4000, max_steps=350, eval_every=50, val_rows=128,
+                        max_train_positions=500_000,
                         batch_size=16, lr=5e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
                         beta_min=0.0002, beta_patience=2, stop_patience=4, max_sample_rows=2000,
                         gen_batch_size=64, decoding="constrained", max_digits=7, temperature=0.8),

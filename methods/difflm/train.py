@@ -39,6 +39,20 @@ def vae_key(config: dict, seed: int, texts: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
+def budgeted_steps(cfg: DiffLMConfig, train_texts: list[str], tok) -> int | None:
+    """cfg.max_steps (or its epochs' steps), lowered so that the VAE computes at most cfg.max_train_positions
+    decoder positions: a step costs batch_size x its longest text (capped at max_len, + BOS and EOS),
+    estimated on 256 seeded random batches, so the estimate is the same on every machine."""
+    if not cfg.max_train_positions:
+        return cfg.max_steps
+    steps = cfg.max_steps or cfg.epochs * max(1, len(train_texts) // cfg.batch_size)
+    lens = np.array([min(len(tok(t, add_special_tokens=False).input_ids), cfg.max_len) + 2 for t in train_texts])
+    rng, b = np.random.default_rng(0), min(cfg.batch_size, len(lens))
+    per_step = cfg.batch_size * float(np.mean([lens[rng.choice(len(lens), b, replace=False)].max()
+                                               for _ in range(256)]))
+    return int(max(1, min(steps, cfg.max_train_positions // per_step)))
+
+
 def checkpoint_dir(root: Path | None, cfg: DiffLMConfig, seed: int, texts: list[str]) -> Path | None:
     """Where the VAE's epochs and the denoiser are saved: shared by every job that trains the same VAE."""
     return None if root is None else Path(root) / "difflm-vae" / vae_key(asdict(cfg), seed, texts)
