@@ -149,3 +149,19 @@ def test_learning_curve_from_runs_at_several_budgets(tmp_path):
     text = build_page("tabular", recs, tmp_path)
     assert "## Learning curves" in text and "(figures/adult-difflm-cpu-learning-curve.png)" in text
     assert (tmp_path / "figures" / "adult-difflm-cpu-learning-curve.png").stat().st_size > 1000
+
+
+def test_learning_curve_joins_runs_before_and_after_the_position_budget():
+    """A run that predates max_train_positions and runs under it at other step counts are one curve; its
+    x is the steps the VAE ran (vae_steps), not the configured cap."""
+    from tasks.reports.figures import _budget
+    old = fake("adult", "difflm", 0, 0.7, 12.0)
+    old["method"]["params"] = {"config": {"max_steps": 350, "lr": 5e-4}, "seed": 0}
+    new = fake("adult", "difflm", 0, 0.6, 14.0)
+    new["method"]["params"] = {"config": {"max_steps": 175, "max_train_positions": 500_000, "lr": 5e-4}, "seed": 0}
+    new["method"]["extra"] = {"vae_steps": 175}
+    capped = fake("tools", "difflm", 0, 0.6, 14.0)
+    capped["method"]["params"] = {"config": {"max_steps": 350, "max_train_positions": 500_000, "lr": 5e-4}}
+    capped["method"]["extra"] = {"vae_steps": 121}
+    assert _budget(old)[1] == _budget(new)[1]
+    assert (_budget(old)[0], _budget(new)[0], _budget(capped)[0]) == (350, 175, 121)

@@ -55,12 +55,16 @@ def draw_training_curves(records, out_dir: Path) -> list[tuple[dict, Path]]:
 
 
 def _budget(rec: dict):
-    """(the record's VAE step budget, its other params) when it has one: DiffLM's config.max_steps."""
+    """(the VAE steps the record ran, its other params) when it has a step budget: DiffLM's `vae_steps`
+    (config.max_steps lowered by max_train_positions), or config.max_steps in records older than it. The
+    budget's params are left out of the grouping, so a run that predates max_train_positions and ran the same
+    steps lands on the same curve."""
     cfg = rec["method"].get("params", {}).get("config") or {}
-    if not cfg.get("max_steps"):
+    steps = rec["method"].get("extra", {}).get("vae_steps") or cfg.get("max_steps")
+    if not steps:
         return None, None
-    rest = {k: v for k, v in cfg.items() if k != "max_steps"}
-    return cfg["max_steps"], json.dumps(rest, sort_keys=True)
+    rest = {k: v for k, v in cfg.items() if k not in ("max_steps", "max_train_positions")}
+    return steps, json.dumps(rest, sort_keys=True)
 
 
 def draw_learning_curves(records, out_dir: Path) -> list[tuple[str, Path]]:
