@@ -165,3 +165,19 @@ def test_learning_curve_joins_runs_before_and_after_the_position_budget():
     capped["method"]["extra"] = {"vae_steps": 121}
     assert _budget(old)[1] == _budget(new)[1]
     assert (_budget(old)[0], _budget(new)[0], _budget(capped)[0]) == (350, 175, 121)
+
+
+def test_ablation_table_keeps_current_profile_runs_only():
+    recon = {"reconstruction": {"rows": 8, "column_accuracy": 0.5}}
+    main = fake("adult", "difflm", 0, 0.74, 12.0)
+    main["method"]["extra"] = recon
+    memory = fake("adult", "difflm-memory", 0, 0.6, 20.0)
+    memory["method"]["extra"] = recon
+    curve = fake("adult", "difflm", 1, 0.70, 13.0)                       # a learning-curve point
+    curve["method"].update(extra=recon, overrides={"max_steps": 175}, profile="cpu")
+    old = fake("adult", "difflm-nodiff", 0, 0.5, 64.0)                    # an earlier budget, no recon check
+    text = build_tabular([main, memory, curve, old])
+    table = text[text.index("## DiffLM ablations"):]
+    table = table[:table.index("\n## ")] if "\n## " in table else table
+    assert "| ours: difflm (cpu profile) | 1 | 0.740 |" in table and "| ours: difflm-memory (cpu profile) |" in table
+    assert "difflm-nodiff" not in table.replace("paper: difflm-nodiff", "") and "2 other rows" in table
