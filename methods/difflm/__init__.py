@@ -128,8 +128,8 @@ class DiffLMMethod(Method):
         return 2 * x + self.latent_mean_.to(self.device_)
 
     def extra_record(self) -> dict:
-        out = {"vae_steps": getattr(self, "vae_steps_", None), "vae_history": getattr(self, "history_", []), "sampling": getattr(self, "sampling_", {}),
-               "reconstruction": getattr(self, "recon_", {})}
+        out = {"vae_steps": getattr(self, "vae_steps_", None), "vae_history": getattr(self, "history_", []),
+               "sampling": getattr(self, "sampling_", {}), "reconstruction": getattr(self, "recon_", {})}
         if hasattr(self, "diff_history_"):
             h = self.diff_history_
             out["diffusion"] = {"epochs": len(h), "first_loss": h[0], "best_loss": min(h)}
