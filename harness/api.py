@@ -85,6 +85,9 @@ class Task:
     headline: ClassVar[tuple[str, ...]] = ()
     # Options that name a leaderboard row when a run's value differs from these (e.g. a non-default split).
     label_defaults: ClassVar[dict] = {}
+    # Options that change only how synthetic data are scored (the MLE protocol, a judge, a CPT arm): a job that
+    # differs from a finished one only in these scores that job's synthetic data instead of fitting again.
+    scoring_options: ClassVar[tuple[str, ...]] = ()
     # A task that reads a user's own file: its records are never copied into the project's archive
     # unless the user asks (`harness leaderboard --archive-user-data`).
     user_data: ClassVar[bool] = False

@@ -132,7 +132,7 @@ def preflights(task, jobs, inputs, *, profile: str, store, enabled: bool, force:
     out = {}
     for job in jobs:
         kept = KeptModel(store.job_dir(task.name, job.name, job.jid) / "work")
-        if job.reused is not None or job.name in out or (kept.exists() and not force):
+        if job.reused is not None or job.sample_from is not None or job.name in out or (kept.exists() and not force):
             continue
         cls = type(job.method)
         reason = skip_reason(cls, profile) if enabled else "turned off (--no-preflight)"

@@ -10,59 +10,20 @@ until its job is ok. A table with NaN reaches a method encoded by harness/missin
 """
 from __future__ import annotations
 
-import platform
-import resource
 import shutil
-import subprocess
 import sys
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-import harness
 from harness.api import DataError, modality_noun
 from harness.missing import method_inputs, missing_rates
 from harness.preflight import KeptModel, preflights, reuse_fitted
-from harness.store import REPO, SCHEMA, Store, job_id
-
-PACKAGES = ("torch", "numpy", "pandas", "scikit-learn", "xgboost", "xgboost-cpu", "sdmetrics", "ctgan", "sdv",
-            "imbalanced-learn", "transformers", "be-great", "xgrammar")
-
-
-def environment() -> dict:
-    import torch
-
-    versions = {}
-    for p in PACKAGES:
-        try:
-            versions[p] = importlib_metadata.version(p)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-
-    def git(*args):
-        try:
-            r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
-            return r.stdout.strip() if r.returncode == 0 else ""
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"harness": harness.__version__, "git_commit": git("rev-parse", "HEAD"),
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "python": platform.python_version(), "platform": platform.platform(), "node": platform.node(),
-            "packages": versions, "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "threads": torch.get_num_threads()}
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from harness.provenance import environment, now, peak_rss_mb
+from harness.store import SCHEMA, Store, job_id, sample_key
 
 
 @dataclass
@@ -75,6 +36,7 @@ class Job:
     jid: str
     reused: dict | None = None       # a finished record this job will not recompute
     reused_from: str = ""
+    sample_from: dict | None = None  # a finished job that drew the same synthetic data (only scoring differs)
 
 
 def check_modalities(task, classes: dict) -> None:
@@ -110,6 +72,9 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                     if old and old["status"] == "ok":
                         job.reused, job.reused_from = old, str(source)
                         break
+                if job.reused is None and task.scoring_options:
+                    key = sample_key(task_key, task.scoring_options, desc, seed, n)
+                    job.sample_from = store.finished_sample(task.name, name, key, task.scoring_options, job.jid)
             jobs.append(job)
     return jobs
 
@@ -118,8 +83,12 @@ def announce(task, jobs, profile, store) -> None:
     todo = [j for j in jobs if j.reused is None]
     print(f"{task.name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {len(todo)} to run on this machine, "
           f"{len(jobs) - len(todo)} reused (store: {store.root}/)", flush=True)
-    for name in dict.fromkeys(j.name for j in todo):
-        count = sum(j.name == name for j in todo)
+    for j in todo:
+        if j.sample_from is not None:
+            print(f"  {j.name} seed {j.seed}: scores the synthetic data of finished job {j.sample_from['job_id']} "
+                  f"(it differs only in scoring options)", flush=True)
+    for name in dict.fromkeys(j.name for j in todo if j.sample_from is None):
+        count = sum(j.name == name and j.sample_from is None for j in todo)
         cost = next(j for j in todo if j.name == name).method.cost
         print(f"  {name} × {count} ({profile} profile): {cost.get(profile, 'cost unknown')} each", flush=True)
     elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
@@ -192,26 +161,12 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
             rec["phase"] = "preflight"
             raise RuntimeError(f"preflight failed in {check['phase']} ({check['error']['type']}: "
                                f"{check['error']['message']}); the full fit was not started (--no-preflight skips the check)")
-        method = reuse_fitted(kept, rec) if job.method.tags.get("keep_fitted", True) else None
-        if method is None:
-            t = time.perf_counter()
-            job.method.fit(train, meta, work_dir=job_dir / "work", cache_dir=None if force else store.root / "_cache")
-            rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
-            method = job.method
-            if method.tags.get("keep_fitted", True):
-                rec["kept_model"] = kept.keep(method, rec["timings_s"]["fit"], now())
-        rec["phase"] = "sample"
-        store.write(rec)
-        t = time.perf_counter()
-        synthetic = method.sample(job.n, seed=job.seed)
-        if policy is not None:
-            synthetic = policy.decode(synthetic)
-        rec["timings_s"]["sample"] = round(time.perf_counter() - t, 3)
-        rec["method"]["extra"] = method.extra_record()
-        if not isinstance(synthetic, list) and splits.train.isna().any().any():     # a table with NaN
-            rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = missing_rates(
-                splits.train, synthetic, splits.metadata.columns)
-        rec["synthetic_path"] = relative(task.save_synthetic(synthetic, job_dir))
+        if job.sample_from is not None:
+            synthetic, path = scored_again(task, job.sample_from, rec, store, job_dir)
+        else:
+            synthetic = fit_and_sample(task, splits, job, rec, store, kept, train, meta, policy, force)
+            path = task.save_synthetic(synthetic, job_dir)
+        rec["synthetic_path"] = relative(path)
         rec["phase"] = "score"
         store.write(rec)
         t = time.perf_counter()
@@ -240,6 +195,44 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
                    f"(fit {rec['timings_s']['fit']:.0f}s, sample {rec['timings_s']['sample']:.0f}s, "
                    f"score {rec['timings_s']['score']:.0f}s) -> {job.jid}")
     return rec
+
+
+def scored_again(task, source: dict, rec: dict, store: Store, job_dir: Path):
+    """(synthetic data, its copy in job_dir) of a finished job that differs only in scoring options; its
+    fit and sample timings and method extras are carried over and the record names it (`synthetic_from`)."""
+    rec["synthetic_from"] = source["job_id"]
+    rec["method"]["extra"] = source["method"].get("extra", {})
+    rec["timings_s"].update({k: v for k, v in source["timings_s"].items() if k in ("fit", "sample")})
+    if "missing_values" in source:
+        rec["missing_values"] = source["missing_values"]
+    src = store.root / source["synthetic_path"]
+    job_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(shutil.copy2(src, job_dir / src.name))      # the same bytes: no second float round trip
+    return task.load_synthetic(path), path
+
+
+def fit_and_sample(task, splits, job: Job, rec: dict, store: Store, kept: KeptModel, train, meta, policy, force):
+    job_dir = store.job_dir(task.name, job.name, job.jid)
+    method = reuse_fitted(kept, rec) if job.method.tags.get("keep_fitted", True) else None
+    if method is None:
+        t = time.perf_counter()
+        job.method.fit(train, meta, work_dir=job_dir / "work", cache_dir=None if force else store.root / "_cache")
+        rec["timings_s"]["fit"] = round(time.perf_counter() - t, 3)
+        method = job.method
+        if method.tags.get("keep_fitted", True):
+            rec["kept_model"] = kept.keep(method, rec["timings_s"]["fit"], now())
+    rec["phase"] = "sample"
+    store.write(rec)
+    t = time.perf_counter()
+    synthetic = method.sample(job.n, seed=job.seed)
+    if policy is not None:
+        synthetic = policy.decode(synthetic)
+    rec["timings_s"]["sample"] = round(time.perf_counter() - t, 3)
+    rec["method"]["extra"] = method.extra_record()
+    if not isinstance(synthetic, list) and splits.train.isna().any().any():     # a table with NaN
+        rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = missing_rates(
+            splits.train, synthetic, splits.metadata.columns)
+    return synthetic
 
 
 def summary(metrics: dict, declared: dict) -> str:

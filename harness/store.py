@@ -26,6 +26,20 @@ def job_id(task: dict, method: dict, seed: int, n_samples) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
+def sample_key(task_key: dict, scoring_options, method: dict, seed: int, n_samples) -> str:
+    """A job's identity without the task options that change only its scoring (Task.scoring_options): jobs
+    with equal sample keys fit the same model and draw the same synthetic data."""
+    data = {**task_key, "config": {k: v for k, v in task_key["config"].items() if k not in scoring_options}}
+    return job_id(data, method, seed, n_samples)
+
+
+def record_sample_key(rec: dict, scoring_options) -> str:
+    """The sample key of a stored record (records before sample keys existed get theirs too)."""
+    task_key = {k: rec["task"].get(k) for k in ("name", "version", "config", "data_hash")}
+    desc = {k: rec["method"][k] for k in ("name", "profile", "params", "plugin", "overrides") if k in rec["method"]}
+    return sample_key(task_key, scoring_options, desc, rec["seed"], rec.get("n_samples"))
+
+
 def load_record(path: Path) -> dict:
     rec = json.loads(Path(path).read_text())
     missing = [k for k in REQUIRED if k not in rec]
@@ -57,6 +71,16 @@ class Store:
     def find(self, jid: str) -> dict | None:
         for path in self.root.glob(f"*/*/{jid}*/record.json"):
             return load_record(path)
+        return None
+
+    def finished_sample(self, task: str, method: str, key: str, scoring_options, exclude: str) -> dict | None:
+        """A finished record of another job with this sample key whose synthetic data are still on disk."""
+        for path in sorted((self.root / task / method).glob("*/record.json")):
+            rec = load_record(path)
+            if (rec["job_id"] != exclude and rec["status"] == "ok" and rec.get("synthetic_path")
+                    and (self.root / rec["synthetic_path"]).exists()
+                    and record_sample_key(rec, scoring_options) == key):
+                return rec
         return None
 
     def __str__(self) -> str:

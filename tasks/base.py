@@ -20,6 +20,7 @@ class TabularTask(Task):
     report = "tasks.reports.tabular:sections"
     headline = ("mle", "rho")
     label_defaults = {"split": "difflm", "mle_mode": "clean", "mle_best_of": 1, "limit": None}
+    scoring_options = ("mle_mode", "mle_best_of")
 
     def __init__(self, split: str = "difflm", mle_mode: str = "clean", mle_best_of: int = 1,
                  limit: int | None = None):

@@ -167,3 +167,25 @@ def test_fresh_store_runs_jobs_and_archive_reuse_is_said(tmp_path):
     assert "1 job, 0 to run on this machine, 1 reused" in r.stdout
     assert "reused 1 record made elsewhere, from leaderboards/records/" in r.stdout
     assert not list(store.glob("adult/*/*/record.json"))
+
+
+def test_scoring_option_change_scores_the_stored_synthetic_data(tmp_path):
+    """A run that differs from a finished one only in a scoring option (here the MLE protocol) scores that
+    job's synthetic data: no fit, no sampling, the record says where the data came from."""
+    rows = "".join(f"{i % 7}.5,{['a', 'b'][i % 2]},{int(i % 3 == 0)}\n" for i in range(120))
+    (tmp_path / "t.csv").write_text("x,c,y\n" + rows)
+    common = ["run", "--task", "csv", "--data", str(tmp_path / "t.csv"), "--target", "y", "--methods", "smote",
+              "--store", str(tmp_path / "runs"), "--quiet"]
+    assert harness(*common).returncode == 0
+    r = harness(*common, "--mle-best-of", "2")
+    assert r.returncode == 0, r.stderr
+    assert "scores the synthetic data of finished job" in r.stdout
+    recs = {json.loads(p.read_text())["job_id"]: json.loads(p.read_text())
+            for p in (tmp_path / "runs").glob("csv/smote/*/record.json")}
+    assert len(recs) == 2
+    second = next(r for r in recs.values() if r.get("synthetic_from"))
+    first = recs[second["synthetic_from"]]
+    assert second["task"]["config"]["mle_best_of"] == 2 and first["task"]["config"]["mle_best_of"] == 1
+    assert second["timings_s"]["fit"] == first["timings_s"]["fit"] and second["status"] == "ok"
+    assert (tmp_path / "runs" / second["synthetic_path"]).read_text() == \
+        (tmp_path / "runs" / first["synthetic_path"]).read_text()

@@ -77,6 +77,7 @@ class CodeTask(Task):
     report = "tasks.reports.code:sections"
     headline = ("humaneval_pass@1", "mbpp_pass@1", "humaneval_nll")
     label_defaults = {"base_model": None, "data": None}
+    scoring_options = ("base_model",)        # the arm's base model: the synthetic corpus is the same
 
     def __init__(self, data: str | None = None, text_field: str = "text", limit: int | None = None,
                  base_model: str | None = None, allow_code_exec: bool = False, profile: str = "cpu"):

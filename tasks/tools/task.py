@@ -37,6 +37,7 @@ class ToolsTask(Task):
     report = "tasks.reports.tools:sections"
     headline = ("valid_rate", "tool_proxy_score", "judge_faithful_win")
     label_defaults = {"judge_mode": "faithful,category", "judge_limit": None}
+    scoring_options = ("judge_model", "judge_mode", "judge_limit")
 
     def __init__(self, limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
                  judge_mode: str = "faithful,category", judge_limit: int | None = None):
