@@ -65,6 +65,8 @@ class Scores:
 
     metrics: dict
     artifacts: dict[str, Path] = field(default_factory=dict)
+    incomplete: str | None = None   # why some scores are missing (e.g. judge requests that still failed after
+                                    # their retries): the record says so and the next run scores that job again
 
 
 class Task:

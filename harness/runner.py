@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from harness.api import DataError, modality_noun
+from harness.console import announce, summary
 from harness.missing import method_inputs, missing_rates
 from harness.preflight import KeptModel, preflights, reuse_fitted
 from harness.provenance import environment, now, peak_rss_mb
@@ -69,35 +70,17 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
             if not force:
                 for source in [store, *reuse_from]:
                     old = source.read(task.name, name, job.jid)
+                    if old and old["status"] == "ok" and old.get("scoring_incomplete") and source is store:
+                        job.sample_from = old     # scored with failures (e.g. a judge that was down): score again
+                        break
                     if old and old["status"] == "ok":
                         job.reused, job.reused_from = old, str(source)
                         break
-                if job.reused is None and task.scoring_options:
+                if job.reused is None and job.sample_from is None and task.scoring_options:
                     key = sample_key(task_key, task.scoring_options, desc, seed, n)
                     job.sample_from = store.finished_sample(task.name, name, key, task.scoring_options, job.jid)
             jobs.append(job)
     return jobs
-
-
-def announce(task, jobs, profile, store) -> None:
-    todo = [j for j in jobs if j.reused is None]
-    print(f"{task.name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {len(todo)} to run on this machine, "
-          f"{len(jobs) - len(todo)} reused (store: {store.root}/)", flush=True)
-    for j in todo:
-        if j.sample_from is not None:
-            print(f"  {j.name} seed {j.seed}: scores the synthetic data of finished job {j.sample_from['job_id']} "
-                  f"(it differs only in scoring options)", flush=True)
-    for name in dict.fromkeys(j.name for j in todo if j.sample_from is None):
-        count = sum(j.name == name and j.sample_from is None for j in todo)
-        cost = next(j for j in todo if j.name == name).method.cost
-        print(f"  {name} × {count} ({profile} profile): {cost.get(profile, 'cost unknown')} each", flush=True)
-    elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
-    for source in dict.fromkeys(j.reused_from for j in elsewhere):
-        recs = [j.reused for j in elsewhere if j.reused_from == source]
-        made = sorted({f"{r['env'].get('platform', '?')} at commit {r['env'].get('git_commit', '?')[:8]}"
-                       for r in recs if r.get("env")})
-        print(f"  reused {len(recs)} record{'s' * (len(recs) != 1)} made elsewhere, from {source}/ "
-              f"({'; '.join(made) or 'machine unknown'}): nothing was computed for them here", flush=True)
 
 
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,
@@ -174,6 +157,10 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
                             cache_dir=None if force else store.root / "_cache", quiet=quiet)
         rec["timings_s"]["score"] = round(time.perf_counter() - t, 3)
         rec["metrics"] = scores.metrics
+        rec.pop("scoring_incomplete", None)
+        if scores.incomplete:
+            rec["scoring_incomplete"] = scores.incomplete
+            print(f"{task.name}/{job.name} seed {job.seed}: scores incomplete: {scores.incomplete}", file=sys.stderr)
         rec["artifacts"] = {k: relative(p) for k, p in scores.artifacts.items()}
         rec["status"], rec["phase"] = "ok", None
     except KeyboardInterrupt:
@@ -200,14 +187,17 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
 def scored_again(task, source: dict, rec: dict, store: Store, job_dir: Path):
     """(synthetic data, its copy in job_dir) of a finished job that differs only in scoring options; its
     fit and sample timings and method extras are carried over and the record names it (`synthetic_from`)."""
-    rec["synthetic_from"] = source["job_id"]
+    if source["job_id"] != rec["job_id"]:
+        rec["synthetic_from"] = source["job_id"]
+    elif source.get("synthetic_from"):          # this job scored again: keep where its data came from
+        rec["synthetic_from"] = source["synthetic_from"]
     rec["method"]["extra"] = source["method"].get("extra", {})
     rec["timings_s"].update({k: v for k, v in source["timings_s"].items() if k in ("fit", "sample")})
     if "missing_values" in source:
         rec["missing_values"] = source["missing_values"]
-    src = store.root / source["synthetic_path"]
+    src, dest = store.root / source["synthetic_path"], job_dir / Path(source["synthetic_path"]).name
     job_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(shutil.copy2(src, job_dir / src.name))      # the same bytes: no second float round trip
+    path = dest if src.resolve() == dest.resolve() else Path(shutil.copy2(src, dest))   # same bytes: no float round trip
     return task.load_synthetic(path), path
 
 
@@ -233,13 +223,3 @@ def fit_and_sample(task, splits, job: Job, rec: dict, store: Store, kept: KeptMo
         rec.setdefault("missing_values", {"policy": "the method's own"})["rates"] = missing_rates(
             splits.train, synthetic, splits.metadata.columns)
     return synthetic
-
-
-def summary(metrics: dict, declared: dict) -> str:
-    """Every declared metric the task reported, with its direction."""
-    parts = []
-    for name, higher in declared.items():
-        v = metrics.get(name)
-        if isinstance(v, (int, float)):
-            parts.append(f"{name} {'↑' if higher else '↓'} {v:.4g}")
-    return ", ".join(parts) or "no declared metric reported"

@@ -129,3 +129,35 @@ def test_tools_task_with_a_judge_through_the_fake_server(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     page = (boards / "tools.md").read_text()
     assert "fake-judge" in page and "Table 3" in page and list((boards / "figures").glob("tools-scores-*.png"))
+
+
+def test_judge_failures_mark_the_record_and_the_next_run_asks_only_those_again(tmp_path):
+    """Requests that fail for good (here 401s, which are not retried) leave the record `scoring_incomplete`; the same
+    command again scores that job's stored synthetic data once more and asks only the failed requests."""
+    from fake_openai import FakeOpenAI, status
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DIFFLM_JUDGE", "OPENAI_"))}
+    env.update(TQDM_DISABLE="1", DIFFLM_JUDGE_BACKOFF_S="0.01")
+    with FakeOpenAI() as fake:
+        fake.push(status(401), status(401), status(401))
+        cmd = [sys.executable, "-m", "harness", "run", "--task", "tools", "--methods", "real", "--profile", "smoke",
+               "--limit", "40", "--judge-base-url", fake.url, "--judge-model", "fake-judge", "--judge-limit", "8",
+               "--judge-mode", "faithful", "--store", str(tmp_path)]
+        r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "scores incomplete" in r.stderr
+        path = next(tmp_path.rglob("record.json"))
+        rec = json.loads(path.read_text())
+        assert rec["status"] == "ok" and "scores: 3" in rec["scoring_incomplete"]
+        assert rec["metrics"]["judge_scores"]["real"]["n_failed"] == 3
+        first = len(fake.requests)
+        r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "scores its synthetic data again" in r.stdout + r.stderr
+        assert len(fake.requests) == first + 3
+        again = json.loads(path.read_text())
+        assert again["job_id"] == rec["job_id"] and "scoring_incomplete" not in again and "synthetic_from" not in again
+        assert again["metrics"]["judge_scores"]["real"]["n_failed"] == 0
+        r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0 and len(fake.requests) == first + 3
+        assert "reusing finished record" in r.stdout + r.stderr

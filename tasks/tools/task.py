@@ -132,4 +132,9 @@ class ToolsTask(Task):
         valid = [r for r in synthetic if is_valid(r)]
         metrics.update(self._judge(splits.train, valid, seed=seed, cache_dir=cache_dir or work_dir,
                                    work_dir=work_dir, quiet=quiet))
-        return Scores(metrics, {"judge": work_dir / "judge.json"})
+        failed = {"scores": sum(metrics["judge_scores"][side]["n_failed"] for side in ("real", "syn")),
+                  **{mode: metrics[f"judge_{mode}_failed"] for mode in self.judge_mode.split(",")}}
+        failed = {k: v for k, v in failed.items() if v}
+        why = (f"judge requests failed after their retries ({', '.join(f'{k}: {v}' for k, v in failed.items())}); "
+               "the next run asks them again (answers already received come from the cache)") if failed else None
+        return Scores(metrics, {"judge": work_dir / "judge.json"}, incomplete=why)

@@ -1,0 +1,37 @@
+"""What a run prints before and after its jobs: the plan (what runs here, what is reused, what is scored again)
+and each finished job's declared metrics with their direction."""
+from __future__ import annotations
+
+
+def announce(task, jobs, profile, store) -> None:
+    todo = [j for j in jobs if j.reused is None]
+    print(f"{task.name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {len(todo)} to run on this machine, "
+          f"{len(jobs) - len(todo)} reused (store: {store.root}/)", flush=True)
+    for j in todo:
+        if j.sample_from is not None and j.sample_from["job_id"] == j.jid:
+            print(f"  {j.name} seed {j.seed}: scores its synthetic data again (last time: "
+                  f"{j.sample_from['scoring_incomplete']})", flush=True)
+        elif j.sample_from is not None:
+            print(f"  {j.name} seed {j.seed}: scores the synthetic data of finished job {j.sample_from['job_id']} "
+                  f"(it differs only in scoring options)", flush=True)
+    for name in dict.fromkeys(j.name for j in todo if j.sample_from is None):
+        count = sum(j.name == name and j.sample_from is None for j in todo)
+        cost = next(j for j in todo if j.name == name).method.cost
+        print(f"  {name} × {count} ({profile} profile): {cost.get(profile, 'cost unknown')} each", flush=True)
+    elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
+    for source in dict.fromkeys(j.reused_from for j in elsewhere):
+        recs = [j.reused for j in elsewhere if j.reused_from == source]
+        made = sorted({f"{r['env'].get('platform', '?')} at commit {r['env'].get('git_commit', '?')[:8]}"
+                       for r in recs if r.get("env")})
+        print(f"  reused {len(recs)} record{'s' * (len(recs) != 1)} made elsewhere, from {source}/ "
+              f"({'; '.join(made) or 'machine unknown'}): nothing was computed for them here", flush=True)
+
+
+def summary(metrics: dict, declared: dict) -> str:
+    """Every declared metric the task reported, with its direction."""
+    parts = []
+    for name, higher in declared.items():
+        v = metrics.get(name)
+        if isinstance(v, (int, float)):
+            parts.append(f"{name} {'↑' if higher else '↓'} {v:.4g}")
+    return ", ".join(parts) or "no declared metric reported"
