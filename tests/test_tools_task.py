@@ -24,12 +24,26 @@ def test_records_have_the_authors_shape_and_no_tool_in_two_splits(split):
     assert len(split["train"]) + len(split["val"]) + len(split["test"]) == 2490
     tools = [{x["tool_name"] for x in split[k]} for k in ("train", "val", "test")]
     assert not (tools[0] & tools[1] or tools[0] & tools[2] or tools[1] & tools[2])
+    assert set().union(*tools) <= set(split["categories"])     # names as the records spell them (stripped)
     api = {"tool_name": " T ", "api_name": "a", "api_description": None, "category_name": "C",
            "required_parameters": [{"name": "q", "type": "STRING", "description": "d", "default": ""}],
            "optional_parameters": [{"name": "n", "type": "NUMBER", "description": "", "default": 5}]}
     rec = records.to_record(api)
     assert rec["tool_name"] == "T" and rec["api_description"] == "" and rec["tool_description"] == ""
     assert list(rec["parameters"]["properties"]) == ["q", "n"] and rec["parameters"]["required"] == ["q"]
+
+
+def test_category_groups_give_a_new_tool_its_nearest_training_records_category(split):
+    from tasks.tools.task import ToolsTask
+
+    task = ToolsTask()
+    task.categories_ = split["categories"]
+    spaced = next(r for r in split["train"] if r["tool_name"] == "Physical quantities, constants and equations")
+    train = split["train"][:30] + [spaced]
+    new = {**spaced, "tool_name": "A tool no one has named"}
+    groups = task._groups([new, split["train"][0]], "category", train)
+    assert groups[split["categories"][spaced["tool_name"]]][0]["tool_name"] == "A tool no one has named"
+    assert sum(len(g) for g in groups.values()) == 2
 
 
 def test_schema_grammar_accepts_every_training_record(split):

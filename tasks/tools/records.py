@@ -111,7 +111,7 @@ def load_split(seed: int = 42) -> dict:
     train, val, test = split_by_tool(apis, seed)
     categories: dict[str, str] = {}
     for a in apis:                    # 2 tool names appear under two categories: the first (sorted) wins
-        categories.setdefault(a["tool_name"], a["category_name"])
+        categories.setdefault(_text(a["tool_name"]), a["category_name"])   # keyed as the records spell it
     info = {"source": "StableToolBench solvable test queries, unique (category, tool, API)", "n_apis": len(apis),
             "n_tools": len({a["tool_name"] for a in apis}), "n_categories": len({a["category_name"] for a in apis}),
             "split": f"80/10/10 by tool name (random.Random({seed}))", "tool_description": "absent in source: \"\""}
