@@ -30,8 +30,9 @@ from methods.difflm.train import (budgeted_steps, build_vae, checkpoint_dir, enc
 class DiffLMMethod(Method):
     name = "difflm"
     modalities = frozenset(MODALITIES)
-    # adult, 2 CPU cores: VAE 39 min + 1,000 rows 20 min; ~20 min with the VAE cached (method_notes.csv, "sizing")
-    cost = {"smoke": "seconds", "cpu": "~1 h on adult, 2 cores (~20 min when the VAE is cached)",
+    # adult, 2 idle CPU cores: VAE + diffusion 30 min, 2,000 rows 12 min (method_notes.csv, "sizing"); records
+    # with long texts get fewer VAE steps (max_train_positions), so their fit takes about as long
+    cost = {"smoke": "seconds", "cpu": "~45 min on adult, 2 cores (~12 min when the VAE is cached)",
             "gpu": "one GPU, under 10 min on adult (estimated; benchmarks/device_difflm_gpu.sh)",
             "paper": "GPU, hours (Mistral-7B)"}
     variant: dict = {}
@@ -139,7 +140,6 @@ class DiffLMMethod(Method):
 class DiffLMMemory(DiffLMMethod):
     name = "difflm-memory"
     variant = {"injector": "memory"}
-    cost = {**DiffLMMethod.cost, "cpu": "~40 min on adult, 2 cores (VAE 17 min + 1,000 rows 20 min)"}
 
 
 class DiffLMEmbed(DiffLMMethod):
@@ -158,4 +158,4 @@ class DiffLMNoDiff(DiffLMMethod):
     # Same budget as difflm (the ablation compares priors, so it samples as many rows; it reuses difflm's
     # cached VAE). z ~ N(0, I) is off the VAE's training distribution and decodes slower (method_notes.csv,
     # topic "sizing"), so it costs more sampling time.
-    cost = {**DiffLMMethod.cost, "cpu": "~1 h on adult, 2 cores (~30 min of sampling when difflm's VAE is cached)"}
+    cost = {**DiffLMMethod.cost, "cpu": "~50 min on adult, 2 cores (~20 min of sampling when difflm's VAE is cached)"}
