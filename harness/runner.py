@@ -157,7 +157,6 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
                             cache_dir=None if force else store.root / "_cache", quiet=quiet)
         rec["timings_s"]["score"] = round(time.perf_counter() - t, 3)
         rec["metrics"] = scores.metrics
-        rec.pop("scoring_incomplete", None)
         if scores.incomplete:
             rec["scoring_incomplete"] = scores.incomplete
             print(f"{task.name}/{job.name} seed {job.seed}: scores incomplete: {scores.incomplete}", file=sys.stderr)
