@@ -70,11 +70,11 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
             if not force:
                 for source in [store, *reuse_from]:
                     old = source.read(task.name, name, job.jid)
-                    if old and old["status"] == "ok" and old.get("scoring_incomplete") and source is store:
-                        job.sample_from = old     # scored with failures (e.g. a judge that was down): score again
-                        break
                     if old and old["status"] == "ok":
-                        job.reused, job.reused_from = old, str(source)
+                        if old.get("scoring_incomplete") and source is store:
+                            job.sample_from = old   # scored with failures (e.g. a judge that was down): score again
+                        else:
+                            job.reused, job.reused_from = old, str(source)
                         break
                 if job.reused is None and job.sample_from is None and task.scoring_options:
                     key = sample_key(task_key, task.scoring_options, desc, seed, n)
@@ -184,8 +184,9 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
 
 
 def scored_again(task, source: dict, rec: dict, store: Store, job_dir: Path):
-    """(synthetic data, its copy in job_dir) of a finished job that differs only in scoring options; its
-    fit and sample timings and method extras are carried over and the record names it (`synthetic_from`)."""
+    """(synthetic data, its copy in job_dir) of a finished job that differs only in scoring options, or of this
+    job itself when its last scoring was incomplete; fit and sample timings and method extras are carried over
+    and the record names the job that drew the data (`synthetic_from`)."""
     if source["job_id"] != rec["job_id"]:
         rec["synthetic_from"] = source["job_id"]
     elif source.get("synthetic_from"):          # this job scored again: keep where its data came from

@@ -46,6 +46,7 @@ class ToolsTask(Task):
             raise DataError(f"--judge-mode {judge_mode!r}: expected one or both of {', '.join(MODES)}")
         self.limit, self.judge_mode, self.judge_limit = limit, ",".join(modes), judge_limit
         self.judge_base_url, self.judge_model = judge_base_url, judge_model
+        self.modes = modes
 
     def config(self) -> dict:
         # where the judge is served does not change a judgement; which model judges does (flag or environment)
@@ -71,7 +72,7 @@ class ToolsTask(Task):
         out = {"valid_rate": True, "well_formed_rate": True, "tool_proxy_score": True, "distinct_2": True,
                "exact_dup_train": False, "near_dup_train": False, "emb_centroid_dist": False,
                "judge_score_syn": True}
-        for mode in self.judge_mode.split(","):
+        for mode in self.modes:
             out.update({f"judge_{mode}_win": True, f"judge_{mode}_lose": False})
         return out
 
@@ -108,7 +109,7 @@ class ToolsTask(Task):
                "judge_score_syn": summary["syn"]["mean"], "judge_score_real": summary["real"]["mean"],
                "judge_scores": summary}
         details = {"scores": summary}
-        for mode in self.judge_mode.split(","):
+        for mode in self.modes:
             res = preference(judge, self._groups(real_s, mode, real), self._groups(syn_s, mode, real), mode=mode,
                              seed=42, progress=not quiet)
             s = res["summary"]
@@ -133,7 +134,7 @@ class ToolsTask(Task):
         metrics.update(self._judge(splits.train, valid, seed=seed, cache_dir=cache_dir or work_dir,
                                    work_dir=work_dir, quiet=quiet))
         failed = {"scores": sum(metrics["judge_scores"][side]["n_failed"] for side in ("real", "syn")),
-                  **{mode: metrics[f"judge_{mode}_failed"] for mode in self.judge_mode.split(",")}}
+                  **{mode: metrics[f"judge_{mode}_failed"] for mode in self.modes}}
         failed = {k: v for k, v in failed.items() if v}
         why = (f"judge requests failed after their retries ({', '.join(f'{k}: {v}' for k, v in failed.items())}); "
                "the next run asks them again (answers already received come from the cache)") if failed else None
