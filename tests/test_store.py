@@ -149,12 +149,14 @@ def test_learning_curve_from_runs_at_several_budgets(tmp_path):
     text = build_page("tabular", recs, tmp_path)
     assert "## Learning curves" in text and "(figures/adult-difflm-cpu-learning-curve.png)" in text
     assert (tmp_path / "figures" / "adult-difflm-cpu-learning-curve.png").stat().st_size > 1000
+    assert "| 100 | 0 | 0.700 | 18.00 | – |" in text and "| 350 | 0 | 0.850 | 13.00 | – |" in text
+    assert "budgets): MLE +0.084, ρ -2.74." in text
 
 
 def test_learning_curve_joins_runs_before_and_after_the_position_budget():
     """A run that predates max_train_positions and runs under it at other step counts are one curve; its
     x is the steps the VAE ran (vae_steps), not the configured cap."""
-    from tasks.reports.figures import _budget
+    from tasks.reports.curves import _budget
     old = fake("adult", "difflm", 0, 0.7, 12.0)
     old["method"]["params"] = {"config": {"max_steps": 350, "lr": 5e-4}, "seed": 0}
     new = fake("adult", "difflm", 0, 0.6, 14.0)

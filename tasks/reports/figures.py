@@ -3,7 +3,6 @@
 (with a note) when matplotlib is missing: the tables never depend on it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -51,48 +50,4 @@ def draw_training_curves(records, out_dir: Path) -> list[tuple[dict, Path]]:
         ax[1].legend(handles=ax[1].lines + twin.lines, fontsize=8)
         fig.suptitle(f"{rec['method']['name']} ({rec['method']['profile']}) on {rec['task']['name']}, seed {rec['seed']}")
         out.append((rec, save(fig, figure_path(rec, out_dir))))
-    return out
-
-
-def _budget(rec: dict):
-    """(the VAE steps the record ran, its other params) when it has a step budget: DiffLM's `vae_steps`
-    (config.max_steps lowered by max_train_positions), or config.max_steps in records older than it. The
-    budget's params are left out of the grouping, so a run that predates max_train_positions and ran the same
-    steps lands on the same curve."""
-    cfg = rec["method"].get("params", {}).get("config") or {}
-    steps = rec["method"].get("extra", {}).get("vae_steps") or cfg.get("max_steps")
-    if not steps:
-        return None, None
-    rest = {k: v for k, v in cfg.items() if k not in ("max_steps", "max_train_positions")}
-    return steps, json.dumps(rest, sort_keys=True)
-
-
-def draw_learning_curves(records, out_dir: Path) -> list[tuple[str, Path]]:
-    """MLE and ρ against the VAE's step budget, one figure per (task, method, profile, other params) that has
-    runs at two or more budgets (made with `--set difflm.max_steps=N`): would more compute help?"""
-    groups: dict = {}
-    for r in records:
-        steps, rest = _budget(r)
-        if steps is not None and r["status"] == "ok":
-            key = (r["task"]["name"], r["method"]["name"], r["method"]["profile"], rest)
-            groups.setdefault(key, {}).setdefault(steps, []).append(r)
-    todo = {k: v for k, v in groups.items() if len(v) >= 2}
-    if not todo:
-        return []
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = []
-    for n, ((task, method, profile, _), by_steps) in enumerate(sorted(todo.items())):
-        xs = sorted(by_steps)
-        mean = lambda k: [sum(r["metrics"][k] for r in by_steps[x]) / len(by_steps[x]) for x in xs]
-        fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-        ax[0].plot(xs, mean("mle"), "o-")
-        ax[0].set(xlabel="VAE steps", ylabel="MLE (test)")
-        ax[1].plot(xs, mean("rho"), "s-", color="tab:red")
-        ax[1].set(xlabel="VAE steps", ylabel="ρ (%)")
-        fig.suptitle(f"{method} ({profile}) on {task}: learning curve ({', '.join(str(len(by_steps[x])) for x in xs)} seeds)")
-        path = save(fig, out_dir / "figures" / f"{task}-{method}-{profile}-learning-curve{'-' + str(n) if n else ''}.png")
-        out.append((f"{method} ({profile}), {task}", path))
     return out

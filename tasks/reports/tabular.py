@@ -11,7 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.tables import mean_std, where
-from tasks.reports.figures import draw_learning_curves, draw_training_curves
+from tasks.reports.curves import draw_learning_curves, learning_curve_tables
+from tasks.reports.figures import draw_training_curves
 
 HERE = Path(__file__).resolve().parent
 TABULAR = ("adult", "default", "magic", "shoppers", "beijing")
@@ -227,4 +228,5 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
         lines += ["", "## Learning curves", "", "MLE and ρ against the VAE's step budget (runs made with "
                   "`--set difflm.max_steps=N`), mean over seeds:", ""]
         lines += [f"- {name}: [{p.name}](figures/{p.name})" for name, p in curves]
+        lines += learning_curve_tables([r for recs in groups.values() for r in recs])
     return lines + against_paper(groups, notes) + real_check(groups) + [""]
