@@ -56,9 +56,11 @@ def test_decreasing_beta_schedule():
     assert floor.beta == 0.001
 
 
-def test_cyclical_beta_rises_then_holds():
-    s = CyclicalBeta(total_steps=100, beta_max=0.2, n_cycles=2, ratio=0.5)
-    assert s.value(0) == 0.0 and s.value(12) == pytest.approx(0.096) and s.value(40) == 0.2 and s.value(50) == 0.0
+def test_cyclical_beta_as_the_official_code_zero_then_rise_then_hold():
+    s = CyclicalBeta(total_steps=100, beta_max=0.2, n_cycles=2)       # periods of 50: 25 at 0, 12.5 rising
+    assert [s.value(t) for t in (0, 24, 25)] == [0.0, 0.0, 0.0]
+    assert s.value(30) == pytest.approx(0.2 * 5 / 12.5) and s.value(40) == 0.2 and s.value(49) == 0.2
+    assert s.value(50) == 0.0 and s.value(90) == 0.2
 
 
 def test_denoiser_learns_a_2d_toy_distribution():

@@ -5,8 +5,9 @@ fixed: it is stepped on every validation, and the β decrease can happen before 
 start at β_max; after `patience` validations without improvement of the reconstruction loss,
 multiply β by `factor` (floored at β_min); stop after `stop_patience` validations without improvement.
 
-`CyclicalBeta` is Fu et al. (2019): per cycle, β rises linearly from 0 to β_max over `ratio` of
-the cycle and stays there (the paper's ablation uses β_max = 0.2).
+`CyclicalBeta` is Fu et al. (2019) in the official code's shape (`frange_cycle_zero_linear`): 10 cycles,
+each β = 0 for its first half, a linear rise to β_max over the next quarter, then flat; no early stopping
+(the paper's ablation uses β_max = 0.2, twice its decreasing schedule's start).
 """
 from __future__ import annotations
 
@@ -54,14 +55,17 @@ class DecreasingBeta:
 class CyclicalBeta:
     total_steps: int
     beta_max: float = 0.2
-    n_cycles: int = 4
-    ratio: float = 0.5
+    n_cycles: int = 10
+    ratio_zero: float = 0.5
+    ratio_increase: float = 0.25
     should_stop: bool = field(init=False, default=False)
 
     def value(self, step: int) -> float:
-        period = max(1, self.total_steps // self.n_cycles)
+        period = max(1.0, self.total_steps / self.n_cycles)
         pos = (step % period) / period
-        return self.beta_max * min(1.0, pos / self.ratio)
+        if pos < self.ratio_zero:
+            return 0.0
+        return self.beta_max * min(1.0, (pos - self.ratio_zero) / self.ratio_increase)
 
     def observe(self, val_rec_loss: float) -> bool:
         best = getattr(self, "_best", float("inf"))

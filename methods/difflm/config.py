@@ -16,6 +16,7 @@ class DiffLMConfig:
     llm_dtype: str = "auto"           # frozen LLM weights: auto (bf16 on a CUDA device that has it, else fp32) | float32 | bfloat16
     pooling: str = "mean"             # encoder pooling: mean | cls
     beta_schedule: str = "decreasing"  # decreasing | cyclical
+    cycle_beta_max: float | None = None  # cyclical β's peak; None: 2 x beta_max (the paper: 0.2 against its 0.1)
     beta_max: float = 0.1
     beta_min: float = 0.001
     beta_patience: int = 2            # validations without improvement before β *= 0.7

@@ -117,7 +117,8 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     eval_every = cfg.eval_every or steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, total))
-    schedule = (CyclicalBeta(total_steps=total, beta_max=0.2) if cfg.beta_schedule == "cyclical" else
+    peak = cfg.cycle_beta_max if cfg.cycle_beta_max is not None else 2 * cfg.beta_max   # same KL scale as decreasing
+    schedule = (CyclicalBeta(total_steps=total, beta_max=peak) if cfg.beta_schedule == "cyclical" else
                 DecreasingBeta(cfg.beta_max, cfg.beta_min, 0.7, cfg.beta_patience, cfg.stop_patience))
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     history, best_state, step, order = [], None, 0, None
