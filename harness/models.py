@@ -128,3 +128,19 @@ def load_causal_lm(name: str, dtype="float32"):
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
+
+
+def cache_kwargs(llm, feed: dict) -> dict:
+    """Newer transformers 5.x name the KV-cache argument `cache` and deprecate `past_key_values`; callers say
+    `past_key_values`, renamed here when the model takes `cache`."""
+    import inspect
+
+    if "past_key_values" in feed and "cache" in inspect.signature(llm.forward).parameters:
+        feed = dict(feed)
+        feed["cache"] = feed.pop("past_key_values")
+    return feed
+
+
+def output_cache(out):
+    """The KV cache a forward pass returned, under either of its names."""
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values

@@ -31,7 +31,10 @@ VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling
 
 
 def vae_key(config: dict, seed: int, texts: list[str]) -> str:
-    h = hashlib.sha256(json.dumps({f: config[f] for f in VAE_FIELDS}, sort_keys=True).encode())
+    fields = {f: config[f] for f in VAE_FIELDS}
+    if config["beta_schedule"] == "cyclical":        # its shape and peak (v2: the official code's cycles)
+        fields["cycle"] = ["v2", config.get("cycle_beta_max")]
+    h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     h.update(f"seed={seed}".encode())
     for t in texts:
         h.update(t.encode())

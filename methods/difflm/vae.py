@@ -5,26 +5,12 @@ the LLM is held outside the module tree, so it is neither in `state_dict()` nor 
 """
 from __future__ import annotations
 
-import inspect
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from harness.models import cache_kwargs, output_cache
 from methods.difflm.injectors import build_injector
-
-
-def cache_kwargs(llm, feed: dict) -> dict:
-    """Newer transformers 5.x name the KV-cache argument `cache` and deprecate `past_key_values`;
-    injectors and callers say `past_key_values`, renamed here when the model takes `cache`."""
-    if "past_key_values" in feed and "cache" in inspect.signature(llm.forward).parameters:
-        feed = dict(feed)
-        feed["cache"] = feed.pop("past_key_values")
-    return feed
-
-
-def output_cache(out):
-    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
 
 class TextVAE(nn.Module):

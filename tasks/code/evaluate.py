@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from harness.io import write_json_atomic
 from tasks.code import benchmarks
 from tasks.code.benchmarks import Problem
+from tasks.code.decode import complete
 
 
 @dataclass
@@ -43,17 +44,6 @@ class EvalSettings:
         return asdict(self)
 
 
-class _StopOnSequences:
-    """Per-row stop for `generate`: a row is done once its generated text (not the prompt) holds a stop."""
-
-    def __init__(self, tokenizer, prompt_len: int, stops: tuple[str, ...]):
-        self.tok, self.prompt_len, self.stops = tokenizer, prompt_len, stops
-
-    def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tok.batch_decode(input_ids[:, self.prompt_len:], skip_special_tokens=True)
-        return torch.tensor([any(s in t for s in self.stops) for t in texts], device=input_ids.device)
-
-
 def _read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -69,30 +59,20 @@ def _read_jsonl(path: Path) -> list[dict]:
 @torch.no_grad()
 def generate(model, tok, problems: list[Problem], settings: EvalSettings, out: Path, *, quiet: bool) -> list[dict]:
     """All completions (n per problem), resuming from `out`."""
-    from transformers import StoppingCriteriaList
-
     done = {(r["task_id"], r["sample"]): r for r in _read_jsonl(out)}
     order = {(p.task_id, j): i for i, (p, j) in enumerate((p, j) for p in problems for j in range(settings.n))}
     todo = [(p, j) for p in problems for j in range(settings.n) if (p.task_id, j) not in done]
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    device = next(model.parameters()).device
     model.eval()
     bar = tqdm(total=len(problems) * settings.n, initial=len(problems) * settings.n - len(todo), unit="completion",
                desc=f"generate {problems[0].benchmark if problems else ''}", disable=quiet)
     with open(out, "a", encoding="utf-8") as f:
         for start in range(0, len(todo), settings.batch_size):
             batch = todo[start:start + settings.batch_size]
-            enc = tok([p.prompt for p, _ in batch], return_tensors="pt", padding=True).to(device)
-            width = enc["input_ids"].shape[1]
-            torch.manual_seed(settings.seed * 1_000_003 + order[(batch[0][0].task_id, batch[0][1])])
-            sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
-                if settings.temperature > 0 else {"do_sample": False}
-            ids = model.generate(**enc, max_new_tokens=settings.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                 stopping_criteria=StoppingCriteriaList([_StopOnSequences(tok, width, batch[0][0].stops)]),
-                                 **sampling)
-            texts = tok.batch_decode(ids[:, width:], skip_special_tokens=True)
+            # each batch has its own seed, so a resumed evaluation samples what an unbroken one would
+            gen = torch.Generator().manual_seed(settings.seed * 1_000_003 + order[(batch[0][0].task_id, batch[0][1])])
+            texts = complete(model, tok, [p.prompt for p, _ in batch], batch[0][0].stops,
+                             max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                             top_p=settings.top_p, generator=gen)
             for (p, j), text in zip(batch, texts):
                 row = {"task_id": p.task_id, "sample": j, "completion": benchmarks.cut(text, p.stops)}
                 done[(p.task_id, j)] = row
