@@ -167,6 +167,11 @@ def test_learning_curve_joins_runs_before_and_after_the_position_budget():
     capped["method"]["extra"] = {"vae_steps": 121}
     assert _budget(old)[1] == _budget(new)[1]
     assert (_budget(old)[0], _budget(new)[0], _budget(capped)[0]) == (350, 175, 121)
+    later = fake("adult", "difflm", 0, 0.4, 28.0)      # a config field added since, at its default None
+    later["method"]["params"] = {"config": {"max_steps": 88, "lr": 5e-4, "cycle_beta_max": None}, "seed": 0}
+    assert _budget(later)[1] == _budget(old)[1]
+    later["method"]["params"]["config"]["cycle_beta_max"] = 0.04
+    assert _budget(later)[1] != _budget(old)[1]
 
 
 def test_ablation_table_keeps_current_profile_runs_only():

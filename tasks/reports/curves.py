@@ -19,7 +19,8 @@ def _budget(rec: dict):
     steps = rec["method"].get("extra", {}).get("vae_steps") or cfg.get("max_steps")
     if not steps:
         return None, None
-    rest = {k: v for k, v in cfg.items() if k not in ("max_steps", "max_train_positions")}
+    # a field added to the config later with default None (e.g. cycle_beta_max) equals its absence in older records
+    rest = {k: v for k, v in cfg.items() if k not in ("max_steps", "max_train_positions") and v is not None}
     return steps, json.dumps(rest, sort_keys=True)
 
 
