@@ -118,3 +118,14 @@ def test_code_task_end_to_end_with_real_and_difflm(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     page = (out / "code.md").read_text()
     assert "base (no CPT)" in page and "real-CPT" in page and "difflm-CPT" in page and "Mistral-DiffLM-Code" in page
+
+
+def test_code_page_shows_the_code_notes_of_its_methods_only():
+    from tasks.reports.code import _why
+
+    recs = [{"method": {"name": "real"}}, {"method": {"name": "difflm"}}]
+    notes = {("real", "code"): "real CPT is below base.", ("difflm", "*"): "a table note", ("smote", "code"): "x"}
+    lines = _why(recs, notes)
+    assert any("real CPT is below base." in line for line in lines)
+    assert not any("a table note" in line or "smote" in line for line in lines)
+    assert _why(recs, {}) == []

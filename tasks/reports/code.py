@@ -73,6 +73,14 @@ def paper_table() -> list[str]:
     return lines
 
 
+def _why(records: list[dict], notes: dict) -> list[str]:
+    """method_notes.csv's lines for the methods in these records, task `code` only (the `*` lines speak of tables)."""
+    names = sorted({r["method"]["name"] for r in records})
+    found = [(n, notes.get((n, "code"))) for n in names]
+    lines = [f"- **{n}**: {why}" for n, why in found if why]
+    return ["Why rows differ from the paper's (`leaderboards/method_notes.csv`):", "", *lines, ""] if lines else []
+
+
 def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path) -> list[str]:
     if not records:
         return []
@@ -81,7 +89,7 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
             "NLL: mean negative log-likelihood per token of the reference solutions given the prompt — not a paper",
             "metric; comparable only between rows sharing a base model. At 135M–270M parameters greedy pass@1 sits",
             "near its floor (a few HumanEval problems), so differences between corpora show in NLL first.", "",
-            *our_table(records, label_of), "",
+            *our_table(records, label_of), "", *_why(records, notes),
             "## The paper's Table 2 (published numbers, Mistral 7B / 12B; not re-run here)", "",
             "Decoding T 0.2, top-p 0.95, n not stated; GPT-4 and CodeLLaMA rows are other papers' numbers.", "",
             *paper_table(), ""]
