@@ -8,7 +8,10 @@ def announce(task, jobs, profile, store) -> None:
     print(f"{task.name}: {len(jobs)} job{'s' * (len(jobs) != 1)}, {len(todo)} to run on this machine, "
           f"{len(jobs) - len(todo)} reused (store: {store.root}/)", flush=True)
     for j in todo:
-        if j.sample_from is not None and j.sample_from["job_id"] == j.jid:
+        if j.sample_from is not None and j.sample_from["status"] != "ok":
+            print(f"  {j.name} seed {j.seed}: scores its stored synthetic data (its last run stopped while scoring: "
+                  f"{j.sample_from['status']})", flush=True)
+        elif j.sample_from is not None and j.sample_from["job_id"] == j.jid:
             print(f"  {j.name} seed {j.seed}: scores its synthetic data again (last time: "
                   f"{j.sample_from['scoring_incomplete']})", flush=True)
         elif j.sample_from is not None:

@@ -3,7 +3,8 @@
 The runner knows no task and no metric: it asks the task for its data (`load`), what to record about it
 (`describe`), its declared metrics (`metrics`) and their values (`score`), and reaches methods through the
 registry only. Each job goes through phases fit → sample → score; the record on disk always says which
-phase a job reached, so a crash or a kill leaves an honest "running"/"error" record. A job whose record in
+phase a job reached, so a crash or a kill leaves an honest "running"/"error" record (and one stopped in
+scoring is scored again from its saved sample). A job whose record in
 the local store says "ok" is reused unless `force`; records made elsewhere (the archive) only when asked.
 Around the fit (harness/preflight.py): a preflight on a slice before any long fit, and the fitted model kept
 until its job is ok. A table with NaN reaches a method encoded by harness/missing.py unless it handles NaN.
@@ -37,7 +38,7 @@ class Job:
     jid: str
     reused: dict | None = None       # a finished record this job will not recompute
     reused_from: str = ""
-    sample_from: dict | None = None  # a finished job that drew the same synthetic data (only scoring differs)
+    sample_from: dict | None = None  # a job that drew the same synthetic data (only scoring differs or was cut)
 
 
 def check_modalities(task, classes: dict) -> None:
@@ -76,11 +77,21 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                         else:
                             job.reused, job.reused_from = old, str(source)
                         break
+                    if source is store and stopped_while_scoring(old, store):
+                        job.sample_from = old       # killed or failed after sampling: score its stored sample
+                        break
                 if job.reused is None and job.sample_from is None and task.scoring_options:
                     key = sample_key(task_key, task.scoring_options, desc, seed, n)
                     job.sample_from = store.finished_sample(task.name, name, key, task.scoring_options, job.jid)
             jobs.append(job)
     return jobs
+
+
+def stopped_while_scoring(old: dict | None, store: Store) -> bool:
+    """A job that sampled and saved its data but did not finish scoring (a kill, an error in a metric): its rerun
+    scores the stored sample rather than fitting and sampling again (hours for an LLM method on CPU)."""
+    return bool(old and old["status"] != "ok" and old.get("phase") == "score" and old.get("synthetic_path")
+                and (store.root / old["synthetic_path"]).is_file())
 
 
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,

@@ -189,3 +189,32 @@ def test_scoring_option_change_scores_the_stored_synthetic_data(tmp_path):
     assert second["timings_s"]["fit"] == first["timings_s"]["fit"] and second["status"] == "ok"
     assert (tmp_path / "runs" / second["synthetic_path"]).read_text() == \
         (tmp_path / "runs" / first["synthetic_path"]).read_text()
+
+
+def test_job_stopped_while_scoring_scores_its_stored_sample_on_rerun(tmp_path):
+    """A kill (or a metric's error) after the synthetic data was saved leaves a record in phase "score"; the rerun
+    scores that stored sample (no second fit or sampling, timings carried over) unless the sample is gone."""
+    rows = "".join(f"{i % 7}.5,{['a', 'b'][i % 2]},{int(i % 3 == 0)}\n" for i in range(120))
+    (tmp_path / "t.csv").write_text("x,c,y\n" + rows)
+    common = ["run", "--task", "csv", "--data", str(tmp_path / "t.csv"), "--target", "y", "--methods", "smote",
+              "--store", str(tmp_path / "runs")]
+    assert harness(*common, "--quiet").returncode == 0
+    path = next((tmp_path / "runs").glob("csv/smote/*/record.json"))
+    done = json.loads(path.read_text())
+    cut = {**done, "status": "running", "phase": "score", "metrics": {}, "finished_at": None}
+    cut["timings_s"] = {k: v for k, v in done["timings_s"].items() if k != "score"}
+    path.write_text(json.dumps(cut))
+    r = harness(*common)
+    assert r.returncode == 0, r.stderr
+    assert "scores its stored synthetic data (its last run stopped while scoring: running)" in r.stdout
+    assert "smote × 1" not in r.stdout
+    again = json.loads(path.read_text())
+    same = lambda m: {k: v for k, v in m.items() if k != "score_timings_s"}
+    assert again["status"] == "ok" and same(again["metrics"]) == same(done["metrics"]) and "synthetic_from" not in again
+    assert again["timings_s"]["fit"] == done["timings_s"]["fit"] and "score" in again["timings_s"]
+
+    path.write_text(json.dumps({**cut, "status": "error"}))          # the sample is gone: fit and sample again
+    (tmp_path / "runs" / done["synthetic_path"]).unlink()
+    r = harness(*common)
+    assert r.returncode == 0, r.stderr
+    assert "smote × 1" in r.stdout and json.loads(path.read_text())["status"] == "ok"
