@@ -118,6 +118,8 @@ def test_code_task_end_to_end_with_real_and_difflm(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     page = (out / "code.md").read_text()
     assert "base (no CPT)" in page and "real-CPT" in page and "difflm-CPT" in page and "Mistral-DiffLM-Code" in page
+    real_row = next(line for line in page.splitlines() if "| real-CPT" in line)
+    assert "13-gram docs HE / MBPP-test" in page and real_row.rstrip(" |").split("| ")[-1].startswith("0 / ")
 
 
 def test_code_page_shows_the_code_notes_of_its_methods_only():

@@ -41,15 +41,15 @@ def _setting(rec: dict) -> tuple[str, str]:
 def our_table(records: list[dict], label_of: dict) -> list[str]:
     header = ("| base model | arm (corpus) | seeds | " + " | ".join(
         f"{'HE' if b == 'humaneval' else 'MBPP'} {m}" for b in BENCHES for m in [*(f"pass@{k}" for k in KS), "NLL ↓"])
-        + " | CPT tokens | corpus parses |")
-    lines = [header, "|---|---|---|" + "---|" * (len(BENCHES) * (len(KS) + 1) + 2)]
+        + " | CPT tokens | corpus parses | 13-gram docs HE / MBPP-test |")
+    lines = [header, "|---|---|---|" + "---|" * (len(BENCHES) * (len(KS) + 1) + 3)]
     by_setting = defaultdict(list)
     for r in records:
         by_setting[_setting(r)].append(r)
     notes = []
     for (base, protocol), recs in sorted(by_setting.items()):
         notes.append(f"- {base}: {protocol}")
-        lines.append(f"| {base} | base (no CPT) | — | " + " | ".join(_cells(recs[:1], "base_")) + " | 0 | — |")
+        lines.append(f"| {base} | base (no CPT) | — | " + " | ".join(_cells(recs[:1], "base_")) + " | 0 | — | — |")
         arms = defaultdict(list)
         for r in recs:
             arms[label_of[r["job_id"]]].append(r)
@@ -60,7 +60,10 @@ def our_table(records: list[dict], label_of: dict) -> list[str]:
             tokens = mean_std([r["metrics"].get("cpt_tokens") for r in group], 0)
             parses = mean_std([100 * r["metrics"]["corpus_parse_rate"] for r in group
                                if r["metrics"].get("corpus_parse_rate") is not None], 1)
-            lines.append(f"| {base} | {arm} | {len(group)} | " + " | ".join(_cells(group)) + f" | {tokens} | {parses} % |")
+            hits = " / ".join(mean_std([r["metrics"].get(k) for r in group], 0)
+                              for k in ("humaneval_docs_hit", "mbpp_test_docs_hit"))
+            lines.append(f"| {base} | {arm} | {len(group)} | " + " | ".join(_cells(group))
+                         + f" | {tokens} | {parses} % | {hits} |")
     return lines + ["", "Protocols (the run's --profile):", *notes]
 
 
@@ -88,7 +91,9 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
             "pass@k in %; `—` where the protocol does not measure it (the cpu profile decodes greedily: pass@1 only).",
             "NLL: mean negative log-likelihood per token of the reference solutions given the prompt — not a paper",
             "metric; comparable only between rows sharing a base model. At 135M–270M parameters greedy pass@1 sits",
-            "near its floor (a few HumanEval problems), so differences between corpora show in NLL first.", "",
+            "near its floor (a few HumanEval problems), so differences between corpora show in NLL first.",
+            "13-gram docs: documents of the whole corpus (not only the CPT share) sharing a 13-gram with a",
+            "HumanEval problem / an MBPP test problem (prompt + solution); the record's details.json lists which.", "",
             *our_table(records, label_of), "", *_why(records, notes),
             "## The paper's Table 2 (published numbers, Mistral 7B / 12B; not re-run here)", "",
             "Decoding T 0.2, top-p 0.95, n not stated; GPT-4 and CodeLLaMA rows are other papers' numbers.", "",
