@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--mle-best-of", type=int, default=None,
                    help="tables: >1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)")
     g.add_argument("--limit", type=int, default=None, help="use at most this many rows/records per split")
-    g.add_argument("--data", help="csv, text: path of the user's file")
+    g.add_argument("--data", help="csv, text, code: the user's file (text, code: or a folder, one file a record)")
     g.add_argument("--target", help="csv: target column")
     g.add_argument("--task-type", choices=["binclass", "multiclass", "regression"])
     g.add_argument("--categorical", type=_names, default=None, help="csv: force these columns categorical")
@@ -63,7 +63,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--drop", type=_names, default=None, help="csv: leave these columns out")
     g.add_argument("--sep", default=None, help="csv: the delimiter (default: detected among , ; tab |)")
     g.add_argument("--encoding", default=None, help="csv: the file's encoding (default: detected; BOM, UTF-8, cp1252, latin-1)")
-    g.add_argument("--text-field", default=None, help="text: the JSONL field holding the text (default: text)")
+    g.add_argument("--text-field", default=None, help="text, code: the JSON field holding each record (default: text)")
     g.add_argument("--base-model", default=None,
                    help="code: the model continued-pre-trained on each corpus (default: the profile's, gemma3-270m; "
                         "any Hugging Face name or path)")

@@ -17,30 +17,61 @@ from tasks.metrics.text import text_metrics
 MIN_RECORDS = 20
 
 
-def read_corpus(path: Path, text_field: str) -> list[str]:
-    """Texts from a .jsonl (the field `text_field` of each object, or each line if it is a JSON string) or
-    from any other file, one text per non-empty line."""
+def read_corpus(path: Path, text_field: str, *, lines_are_texts: bool = True, file_glob: str = "*.txt") -> list[str]:
+    """Texts from a user's corpus, one of:
+    - a folder: each file matching `file_glob` below it is one text (sorted by path, so the split is stable);
+    - .jsonl: one JSON object per line (its `text_field`) or one JSON string per line;
+    - .json: a JSON array of such objects or strings (JSON lines saved under a .json name are read too);
+    - any other file: one text per non-empty line, where `lines_are_texts` (multi-line records such as
+      programs need JSON or a folder, so the code task refuses a plain file rather than split it by line)."""
+    if path.is_dir():
+        files = sorted(f for f in path.rglob(file_glob) if f.is_file())
+        if not files:
+            raise DataError(f"{path} is a folder with no {file_glob} files (one file is one text)")
+        return [_read_utf8(f) for f in files]
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"cannot read {path} as UTF-8 text: {e}") from e
-    if path.suffix != ".jsonl":
-        return [line for line in lines if line.strip()]
+    text = _read_utf8(path)
+    if path.suffix == ".json":
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError:
+            items = None                             # maybe JSON lines under a .json name: read below
+        if isinstance(items, dict):
+            raise DataError(f"{path}: expected a JSON array of records, found an object with keys "
+                            f"{', '.join(list(items)[:8])}")
+        if isinstance(items, list):
+            return [_text_of(obj, text_field, f"{path}: item {i}") for i, obj in enumerate(items)]
+    elif path.suffix != ".jsonl":
+        if not lines_are_texts:
+            raise DataError(f"{path}: this task's records span several lines; give JSON lines (.jsonl with "
+                            f"--text-field NAME), a JSON array (.json) or a folder of {file_glob} files")
+        return [line for line in text.splitlines() if line.strip()]
     texts = []
-    for i, line in enumerate(lines, 1):
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DataError(f"{path}:{i}: not JSON ({e.msg})") from e
-        value = obj if isinstance(obj, str) else obj.get(text_field) if isinstance(obj, dict) else None
-        if not isinstance(value, str):
-            raise DataError(f"{path}:{i}: no string field {text_field!r} (use --text-field NAME)")
-        texts.append(value)
+        texts.append(_text_of(obj, text_field, f"{path}:{i}"))
     return texts
+
+
+def _read_utf8(path: Path) -> str:
+    try:                                             # utf-8-sig: files saved on Windows often start with a BOM
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot read {path} as UTF-8 text: {e}") from e
+
+
+def _text_of(obj, text_field: str, where: str) -> str:
+    value = obj if isinstance(obj, str) else obj.get(text_field) if isinstance(obj, dict) else None
+    if not isinstance(value, str):
+        fields = f" (its fields: {', '.join(list(obj)[:8])})" if isinstance(obj, dict) else ""
+        raise DataError(f"{where}: no string field {text_field!r}{fields}; use --text-field NAME")
+    return value
 
 
 def split_80_10_10(texts: list, source: str, limit: int | None = None) -> tuple[list, list, list]:
@@ -67,7 +98,8 @@ class TextTask(Task):
 
     def load(self) -> Splits:
         if not self.data:
-            raise DataError("the text task needs --data PATH (.txt: one text per line; .jsonl: --text-field)")
+            raise DataError("the text task needs --data PATH (.txt: one text per line; .jsonl/.json: --text-field; "
+                            "or a folder of .txt files)")
         path = Path(self.data)
         train, val, test = split_80_10_10([t for t in read_corpus(path, self.text_field) if t.strip()], str(path),
                                           self.limit)

@@ -150,10 +150,12 @@ def test_table_method_on_text_fails_fast(tmp_path):
     (["--task", "adult", "--data", "x.csv"], "--data is not an option of task adult"),
     (["--task", "text", "--target", "y", "--data", "x.jsonl"], "--target is not an option of task text"),
     (["--task", "text", "--data", "{bad}"], "no string field 'text'"),
+    (["--task", "code", "--allow-code-exec", "--data", "{txt}"], "records span several lines"),
 ])
 def test_task_option_misuse_is_one_line_and_exit_2(tmp_path, args, needle):
     (tmp_path / "bad.jsonl").write_text('{"body": "x"}\n' * 30)
-    args = [a.format(bad=tmp_path / "bad.jsonl") for a in args]
+    (tmp_path / "programs.txt").write_text("def f():\n    return 1\n" * 30)
+    args = [a.format(bad=tmp_path / "bad.jsonl", txt=tmp_path / "programs.txt") for a in args]
     r = harness("run", *args, "--methods", "real", "--store", str(tmp_path / "runs"))
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
