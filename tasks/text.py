@@ -18,12 +18,16 @@ MIN_RECORDS = 20
 
 
 def read_corpus(path: Path, text_field: str, *, lines_are_texts: bool = True, file_glob: str = "*.txt") -> list[str]:
-    """Texts from a user's corpus, one of:
+    """The non-empty texts of a user's corpus, one of:
     - a folder: each file matching `file_glob` below it is one text (sorted by path, so the split is stable);
     - .jsonl: one JSON object per line (its `text_field`) or one JSON string per line;
     - .json: a JSON array of such objects or strings (JSON lines saved under a .json name are read too);
     - any other file: one text per non-empty line, where `lines_are_texts` (multi-line records such as
       programs need JSON or a folder, so the code task refuses a plain file rather than split it by line)."""
+    return [t for t in _all_texts(path, text_field, lines_are_texts, file_glob) if t.strip()]
+
+
+def _all_texts(path: Path, text_field: str, lines_are_texts: bool, file_glob: str) -> list[str]:
     if path.is_dir():
         files = sorted(f for f in path.rglob(file_glob) if f.is_file())
         if not files:
@@ -46,7 +50,7 @@ def read_corpus(path: Path, text_field: str, *, lines_are_texts: bool = True, fi
         if not lines_are_texts:
             raise DataError(f"{path}: this task's records span several lines; give JSON lines (.jsonl with "
                             f"--text-field NAME), a JSON array (.json) or a folder of {file_glob} files")
-        return [line for line in text.splitlines() if line.strip()]
+        return text.splitlines()
     texts = []
     for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -101,8 +105,7 @@ class TextTask(Task):
             raise DataError("the text task needs --data PATH (.txt: one text per line; .jsonl/.json: --text-field; "
                             "or a folder of .txt files)")
         path = Path(self.data)
-        train, val, test = split_80_10_10([t for t in read_corpus(path, self.text_field) if t.strip()], str(path),
-                                          self.limit)
+        train, val, test = split_80_10_10(read_corpus(path, self.text_field), str(path), self.limit)
         info = {"split": "80/10/10, random_state=42", "file": str(path)}
         return Splits(train, val, test, RecordMetadata(kind="text").check(train), info)
 

@@ -101,7 +101,7 @@ class CodeTask(Task):
         check_opt_in(self.allow_code_exec)          # before any training: a run that cannot be scored refuses
         if self.data:
             texts = read_corpus(Path(self.data), self.text_field, lines_are_texts=False, file_glob="*.py")
-            texts, info = [t for t in texts if t.strip()], {"file": self.data}
+            info = {"file": self.data}
         else:
             texts, info = real_corpus()
         train, val, test = split_80_10_10(texts, self.data or "the code corpus", self.limit)
