@@ -94,6 +94,7 @@ class TextTask(Task):
     name = "text"
     modality = "text"
     family = "text"
+    report = "tasks.reports.latent:sections"
     user_data = True
     headline = ("unigram_tvd", "copy_rate")
 

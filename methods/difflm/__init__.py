@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from harness.api import MODALITIES, Data, Metadata, Method
 from methods.difflm.codecs import codec_for
 from methods.difflm.config import PROFILES, DiffLMConfig
+from methods.difflm.diagnostics import console_line, latent_report
 from methods.difflm.recon import reconstruct
 from methods.difflm.sampling import decode_limit, effective_decoding, sample_records
 from methods.difflm.train import (budgeted_steps, build_vae, checkpoint_dir, encode_all, resolve_device,
@@ -99,7 +101,10 @@ class DiffLMMethod(Method):
         ckpt_dir = checkpoint_dir(cache_dir or work_dir, cfg, self.seed, texts)
         self.history_ = train_vae(vae, train_texts, val_texts, cfg, rng, ckpt_dir)
         self.recon_ = (reconstruct(vae, codec, val_texts[:cfg.recon_rows], cfg, decoding=self.decoding_,
-                                   max_new_tokens=self.max_new_tokens_) if cfg.recon_rows else {})
+                                   max_new_tokens=self.max_new_tokens_, train_texts=train_texts)
+                       if cfg.recon_rows else {})
+        self.latent_ = latent_report(vae, val_texts, self.recon_, cfg.batch_size)
+        tqdm.write(console_line(self.name, self.latent_))
         mu = encode_all(vae, texts, cfg)
         self.latent_mean_ = mu.mean(0, keepdim=True)
         if cfg.diffusion:
@@ -130,7 +135,8 @@ class DiffLMMethod(Method):
 
     def extra_record(self) -> dict:
         out = {"vae_steps": getattr(self, "vae_steps_", None), "vae_history": getattr(self, "history_", []),
-               "sampling": getattr(self, "sampling_", {}), "reconstruction": getattr(self, "recon_", {})}
+               "sampling": getattr(self, "sampling_", {}), "reconstruction": getattr(self, "recon_", {}),
+               "latent": getattr(self, "latent_", {})}
         if hasattr(self, "diff_history_"):
             h = self.diff_history_
             out["diffusion"] = {"epochs": len(h), "first_loss": h[0], "best_loss": min(h)}

@@ -24,6 +24,13 @@ class DiffLMConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-4
+    enc_lr: float | None = None       # the pretrained encoder's own lr (None: lr); the new head and injector use lr
+    weight_decay: float = 0.01        # AdamW's (torch's default; the official code uses 0)
+    feature_norm: str = "none"        # none | batch: standardise the pooled encoder features across rows (BatchNorm,
+                                      # no affine) before the μ/log σ² head, so rows that differ little differ at all
+    mu_bn: float | None = None        # BN-VAE (Zhu et al. 2020): μ batch-normalised with this fixed scale γ
+    logvar_init: float | None = None  # initial log σ² of the posterior (None: the head's default init, σ ≈ 1)
+    free_bits: float = 0.0            # KL per latent dim below this costs nothing (Kingma et al. 2016)
     lr_schedule: str = "constant"     # constant | cosine (the official script's), after a linear warmup
     warmup_frac: float = 0.0          # share of the steps spent warming up (official: 0.005)
     max_steps: int | None = None      # VAE steps; None: epochs x (training rows / batch_size)
@@ -77,8 +84,9 @@ PROFILES = {
     # adult keeps its 350; ToolBench records (padded to max_len 256 in most batches) get ~120 steps.
     "cpu": DiffLMConfig(row_format="json-array", max_train_rows=4000, max_steps=350, eval_every=50, val_rows=128,
                         max_train_positions=500_000,
-                        batch_size=16, lr=5e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
-                        beta_min=0.0002, beta_patience=2, stop_patience=4, max_sample_rows=2000,
+                        batch_size=16, lr=1e-3, enc_lr=5e-5, weight_decay=0.0, lr_schedule="cosine",
+                        warmup_frac=0.03, beta_max=0.02, beta_min=0.0002, beta_patience=2, stop_patience=4,
+                        feature_norm="batch", mu_bn=1.0, logvar_init=-4.0, max_sample_rows=2000,
                         gen_batch_size=64, decoding="constrained", max_digits=7, temperature=0.8),
     # One GPU, the packaged models (no hub): every training row, thousands of steps, n = n_train samples.
     # Not yet run (no device was lent to this project's sessions so far); benchmarks/device_difflm_gpu.sh.

@@ -44,3 +44,14 @@ class SchemaConstraint:
             m = self.matchers[i]
             if a and not m.is_terminated():
                 m.accept_token(t)
+
+    def jump(self, rows: list[int], active: list[bool]) -> list[list[int]]:
+        """The tokens each active row's grammar forces next (accepted here), for jump-forward decoding."""
+        out = []
+        for i, a in zip(rows, active):
+            m = self.matchers[i]
+            toks = m.find_jump_forward_tokens() if a and not m.is_terminated() else []
+            for t in toks:
+                m.accept_token(t)
+            out.append(list(toks))
+        return out

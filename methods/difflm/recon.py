@@ -12,10 +12,13 @@ import statistics
 import time
 
 from methods.difflm.constrained import SchemaConstraint
+from methods.difflm.diagnostics import mode_baseline
 from methods.difflm.train import autocast_for, encode_all
 
 
-def reconstruct(vae, codec, texts: list[str], cfg, *, decoding: str, max_new_tokens: int) -> dict:
+def reconstruct(vae, codec, texts: list[str], cfg, *, decoding: str, max_new_tokens: int,
+                train_texts: list[str] | None = None) -> dict:
+    """`train_texts` (tables): for the mode baseline beside the column accuracy."""
     t0 = time.perf_counter()
     mu = encode_all(vae, texts, cfg)
     constraint = None
@@ -27,6 +30,10 @@ def reconstruct(vae, codec, texts: list[str], cfg, *, decoding: str, max_new_tok
             decoded += vae.generate(mu[i:i + cfg.gen_batch_size].to(vae.device), max_new_tokens=max_new_tokens,
                                     temperature=0.0, constraint=constraint)
     out = agreement(codec, texts, decoded)
+    # different rows decoding to one text is the first sign that the decoder ignores z
+    out["distinct_decodes"] = len(set(decoded)) / max(len(decoded), 1)
+    if train_texts is not None and "column_accuracy" in out:
+        out["mode_baseline"] = mode_baseline(codec, train_texts, texts)
     out.update(rows=len(texts), decoding=decoding, seconds=round(time.perf_counter() - t0, 1),
                examples=[{"original": a, "decoded": b} for a, b in zip(texts[:3], decoded[:3])])
     return out

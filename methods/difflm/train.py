@@ -22,6 +22,8 @@ from tqdm.auto import tqdm
 from harness.io import Checkpoint
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
 from methods.difflm.config import DiffLMConfig
+from methods.difflm.diagnostics import latent_usage
+from methods.difflm.vae import autocast_for  # noqa: F401 (recon and sampling import it from here)
 
 # DiffLMConfig fields that change how the VAE trains (the rest act after it: diffusion and sampling).
 VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling", "beta_schedule", "beta_max",
@@ -30,8 +32,14 @@ VAE_FIELDS = ("encoder", "decoder", "injector", "d_z", "k", "n_prefix", "pooling
               "projector", "llm_dtype")
 
 
+# Fields added later: in the key only when set, so VAEs cached before they existed keep their key.
+LATER_VAE_FIELDS = {"enc_lr": None, "weight_decay": 0.01, "feature_norm": "none", "mu_bn": None,
+                    "logvar_init": None, "free_bits": 0.0}
+
+
 def vae_key(config: dict, seed: int, texts: list[str]) -> str:
     fields = {f: config[f] for f in VAE_FIELDS}
+    fields.update({f: config[f] for f, default in LATER_VAE_FIELDS.items() if config.get(f, default) != default})
     if config["beta_schedule"] == "cyclical":        # its shape and peak (v2: the official code's cycles)
         fields["cycle"] = ["v2", config.get("cycle_beta_max")]
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
@@ -67,13 +75,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA; plain float32 on CPU (bf16 is far slower there)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast("cpu", enabled=False)
-
-
 def build_vae(cfg: DiffLMConfig, device: torch.device):
     """Load the encoder and the frozen LLM named by `cfg` and join them into a TextVAE on `device`."""
     from methods.backbones import load_decoder, load_encoder
@@ -82,7 +83,9 @@ def build_vae(cfg: DiffLMConfig, device: torch.device):
     llm, llm_tok = load_decoder(cfg.decoder, dtype=llm_dtype(cfg.llm_dtype, device))
     enc, enc_tok, enc_hidden = load_encoder(cfg.encoder)
     return TextVAE(enc, enc_tok, enc_hidden, llm, llm_tok, d_z=cfg.d_z, injector=cfg.injector, k=cfg.k,
-                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len, projector=cfg.projector).to(device)
+                   n_prefix=cfg.n_prefix, pooling=cfg.pooling, max_len=cfg.max_len, projector=cfg.projector,
+                   feature_norm=cfg.feature_norm, mu_bn=cfg.mu_bn, logvar_init=cfg.logvar_init,
+                   free_bits=cfg.free_bits).to(device)
 
 
 def llm_dtype(name: str, device: torch.device) -> str:
@@ -109,13 +112,23 @@ def lr_lambda(cfg: DiffLMConfig, total_steps: int):
     return f
 
 
+def param_groups(vae, cfg: DiffLMConfig) -> list[dict]:
+    """The pretrained encoder at enc_lr (if set), everything new (head, norms, injector) at lr."""
+    enc = [p for p in vae.trainable["encoder"].parameters() if p.requires_grad]
+    ids = {id(p) for p in enc}
+    new = [p for p in vae.trainable.parameters() if p.requires_grad and id(p) not in ids]
+    if cfg.enc_lr is None:
+        return [{"params": enc + new}]
+    return [{"params": enc, "lr": cfg.enc_lr}, {"params": new}]
+
+
 def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConfig, rng: np.random.Generator,
               ckpt_dir: Path | None) -> list[dict]:
     """β-VAE steps, validated every `eval_every` steps (default: once an epoch) on `val_texts`: each validation
     feeds the β schedule and early stopping, appends to the history and saves a checkpoint; ends on the best
     weights. `max_steps` (if set) replaces epochs × steps per epoch as the budget."""
     params = [p for p in vae.trainable.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr)
+    opt = torch.optim.AdamW(param_groups(vae, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(train_texts) // cfg.batch_size)
     total = cfg.max_steps or cfg.epochs * steps_per_epoch
     eval_every = cfg.eval_every or steps_per_epoch
@@ -165,10 +178,12 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
         bar.set_postfix(rec=f"{float(rec):.3f}", kl=f"{float(kl):.3f}", beta=f"{beta:.4f}")
         if step % eval_every and step < total:
             continue
-        val_rec = val_loss(vae, val_texts, cfg)
+        usage = latent_usage(vae, val_texts, cfg.batch_size)     # z = μ, and another row's μ (diagnostics.py)
+        val_rec = usage["val_rec"]
         improved = schedule.observe(val_rec)
         history.append({"step": step, "epoch": round(step / steps_per_epoch, 3), "train_rec": rec_sum / since,
-                        "train_kl": kl_sum / since, "val_rec": val_rec, "beta": beta, "lr": sched.get_last_lr()[0]})
+                        "train_kl": kl_sum / since, "val_rec": val_rec, "usage_gap": usage["usage_gap"],
+                        "active_units": usage["active_units"], "beta": beta, "lr": sched.get_last_lr()[-1]})
         rec_sum = kl_sum = 0.0
         since = 0
         if improved:
@@ -182,18 +197,6 @@ def train_vae(vae, train_texts: list[str], val_texts: list[str], cfg: DiffLMConf
     if best_state is not None:
         vae.trainable.load_state_dict(best_state)
     return history
-
-
-@torch.no_grad()
-def val_loss(vae, texts: list[str], cfg: DiffLMConfig) -> float:
-    vae.eval()
-    total = 0.0
-    for i in range(0, len(texts), cfg.batch_size):
-        batch = texts[i:i + cfg.batch_size]
-        with autocast_for(vae.device):
-            mu, _ = vae.encode(batch)
-            total += float(vae.reconstruction_loss(mu, batch)) * len(batch)   # deterministic: z = μ
-    return total / len(texts)
 
 
 @torch.no_grad()

@@ -9,25 +9,54 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.models import cache_kwargs, output_cache
+from harness.models import cache_kwargs
+from methods.difflm.decode import generate
 from methods.difflm.injectors import build_injector
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA; plain float32 on CPU (bf16 is far slower there)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _batch_norm(modules: nn.ModuleDict, name: str, x):
+    """The named BatchNorm if the VAE has one; a batch of one row in training uses the running statistics."""
+    if name not in modules:
+        return x
+    bn = modules[name]
+    if bn.training and len(x) < 2:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    return bn(x)
 
 
 class TextVAE(nn.Module):
     def __init__(self, encoder, enc_tok, enc_hidden: int, llm, llm_tok, *, d_z: int, injector: str, k: int,
-                 n_prefix: int, pooling: str = "mean", max_len: int = 256, projector: str = "mlp"):
+                 n_prefix: int, pooling: str = "mean", max_len: int = 256, projector: str = "mlp",
+                 feature_norm: str = "none", mu_bn: float | None = None, logvar_init: float | None = None,
+                 free_bits: float = 0.0):
         super().__init__()
         emb = llm.get_input_embeddings().weight
         embed_rms = float(emb.detach().float().pow(2).mean().sqrt())
-        self.trainable = nn.ModuleDict({
-            "encoder": encoder,
-            "head": nn.Linear(enc_hidden, 2 * d_z, bias=projector != "linear"),   # official: bias-free
-            "injector": build_injector(injector, d_z, llm.config, k=k, n_prefix=n_prefix, embed_rms=embed_rms,
-                                       projector=projector),
-        })
+        head = nn.Linear(enc_hidden, 2 * d_z, bias=projector != "linear")   # official: bias-free
+        if logvar_init is not None and head.bias is not None:
+            nn.init.constant_(head.bias[d_z:], logvar_init)
+        modules = {"encoder": encoder, "head": head,
+                   "injector": build_injector(injector, d_z, llm.config, k=k, n_prefix=n_prefix,
+                                              embed_rms=embed_rms, projector=projector)}
+        if feature_norm == "batch":
+            modules["feature_norm"] = nn.BatchNorm1d(enc_hidden, affine=False)
+        elif feature_norm != "none":
+            raise ValueError(f"unknown feature_norm {feature_norm!r}; choose none or batch")
+        if mu_bn is not None:       # BN-VAE: the scale is fixed (not trained), the shift learns
+            modules["mu_bn"] = nn.BatchNorm1d(d_z)
+            nn.init.constant_(modules["mu_bn"].weight, mu_bn)
+            modules["mu_bn"].weight.requires_grad_(False)
+        self.trainable = nn.ModuleDict(modules)
         object.__setattr__(self, "llm", llm)        # frozen: not a registered submodule
         self.enc_tok, self.llm_tok = enc_tok, llm_tok
-        self.d_z, self.pooling, self.max_len = d_z, pooling, max_len
+        self.d_z, self.pooling, self.max_len, self.free_bits = d_z, pooling, max_len, free_bits
 
     @property
     def injector(self):
@@ -50,8 +79,9 @@ class TextVAE(nn.Module):
         else:
             m = batch["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
             pooled = (out.last_hidden_state * m).sum(1) / m.sum(1).clamp(min=1)
+        pooled = _batch_norm(self.trainable, "feature_norm", pooled)
         mu, logvar = self.trainable["head"](pooled).chunk(2, dim=-1)
-        return mu, logvar.clamp(-20, 10)
+        return _batch_norm(self.trainable, "mu_bn", mu), logvar.clamp(-20, 10)
 
     # --- decoder -------------------------------------------------------------------------------
     def token_batch(self, texts: list[str]):
@@ -84,64 +114,14 @@ class TextVAE(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device="cpu").to(mu.device)
         z = mu + (0.5 * logvar).exp() * eps
         rec = self.reconstruction_loss(z, texts)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).mean()   # mean over dims, as the official code
-        return rec + beta * kl, rec.detach(), kl.detach()
+        kl_dim = 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).mean(0)    # per latent dim, batch mean
+        kl = kl_dim.mean()                                                  # mean over dims, as the official code
+        penalised = kl_dim.clamp(min=self.free_bits).mean() if self.free_bits else kl
+        return rec + beta * penalised, rec.detach(), kl.detach()
 
     # --- generation ----------------------------------------------------------------------------
-    @torch.no_grad()
     def generate(self, z, *, max_new_tokens: int = 256, temperature: float = 0.5,
-                 generator: torch.Generator | None = None, constraint=None) -> list[str]:
-        """Batched sampling with a KV cache: [virtual tokens][BOS] then one token per step."""
-        tok, llm = self.llm_tok, self.llm
-        n = len(z)
-        embed = llm.get_input_embeddings()
-        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
-        ids = torch.full((n, 1), start, dtype=torch.long, device=self.device)
-        mask = torch.ones((n, 1), dtype=torch.long, device=self.device)
-        feed = self.injector.prepare(z, embed(ids), mask)
-        add = self.injector.token_offset(z)
-        out = llm(**cache_kwargs(llm, feed), use_cache=True)
-        cache, attn = output_cache(out), feed["attention_mask"]
-        logits = out.logits[:, -1].float()
-        # Rows that ended leave the batch (their KV cache rows are dropped) once an eighth of it has ended, so a
-        # batch of uneven records (tools, code) costs about the sum of its rows' lengths, not n x the longest.
-        alive = torch.arange(n)                                     # original row of each batch position
-        done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        out_ids = torch.full((n, max_new_tokens), tok.pad_token_id, dtype=torch.long)
-        if constraint is not None:
-            constraint.start(n)
-        for step in range(max_new_tokens):
-            rows = alive.tolist()
-            if constraint is not None:
-                logits = constraint.mask(logits, rows).to(self.device)
-            if temperature > 0:
-                probs = torch.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(self.device).squeeze(1)
-            else:
-                nxt = logits.argmax(-1)
-            nxt = torch.where(done, torch.full_like(nxt, tok.pad_token_id), nxt)
-            if constraint is not None:
-                constraint.accept(nxt.tolist(), (~done).tolist(), rows)
-            out_ids[alive, step] = nxt.cpu()
-            done |= nxt == tok.eos_token_id
-            if done.all():
-                break
-            if int(done.sum()) >= max(1, len(done) // 8) and hasattr(cache, "batch_select_indices"):
-                keep = (~done).nonzero().squeeze(1)
-                cache.batch_select_indices(keep)
-                attn, nxt, done, alive = attn[keep], nxt[keep], done[keep], alive[keep.cpu()]
-                add = add[keep] if add is not None else None
-            e = embed(nxt[:, None])
-            if add is not None:
-                e = e + add.to(e.dtype)
-            attn = torch.cat([attn, (~done).long()[:, None]], 1)
-            out = llm(**cache_kwargs(llm, {"inputs_embeds": e, "attention_mask": attn, "past_key_values": cache}),
-                      use_cache=True)
-            cache, logits = output_cache(out), out.logits[:, -1].float()
-        seqs = out_ids.tolist()
-        texts = []
-        for row in seqs:
-            if tok.eos_token_id in row:
-                row = row[: row.index(tok.eos_token_id)]
-            texts.append(tok.decode(row, skip_special_tokens=True).strip())
-        return texts
+                 generator: torch.Generator | None = None, constraint=None, jump_forward: bool = False) -> list[str]:
+        """Batched sampling with a KV cache (decode.py); jump_forward feeds grammar-forced tokens at once."""
+        return generate(self, z, max_new_tokens=max_new_tokens, temperature=temperature, generator=generator,
+                        constraint=constraint, jump_forward=jump_forward)

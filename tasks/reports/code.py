@@ -10,6 +10,8 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
+from tasks.reports.latent import latent_use
+
 from harness.tables import finite, mean_std
 
 HERE = Path(__file__).resolve().parent
@@ -97,4 +99,4 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
             *our_table(records, label_of), "", *_why(records, notes),
             "## The paper's Table 2 (published numbers, Mistral 7B / 12B; not re-run here)", "",
             "Decoding T 0.2, top-p 0.95, n not stated; GPT-4 and CodeLLaMA rows are other papers' numbers.", "",
-            *paper_table(), ""]
+            *paper_table(), "", *latent_use(records, label_of)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.tables import mean_std, where
 from tasks.reports.curves import draw_learning_curves, learning_curve_tables
 from tasks.reports.figures import draw_training_curves
+from tasks.reports.latent import collapse_mark, reconstruction
 
 HERE = Path(__file__).resolve().parent
 TABULAR = ("adult", "default", "magic", "shoppers", "beijing")
@@ -59,7 +60,8 @@ def table1(groups: dict, labels: list[str]) -> list[str]:
             recs = groups.get((label, t), [])
             cells.append(mean_std([r["metrics"].get("mle") for r in recs], 3) if recs else "")
             cells.append(mean_std([r["metrics"].get("rho") for r in recs], 2) if recs else "")
-        lines.append(f"| ours: {label} | " + " | ".join(cells) + " |")
+        mark = collapse_mark([r for t in TABULAR for r in groups.get((label, t), [])])
+        lines.append(f"| ours: {label}{mark} | " + " | ".join(cells) + " |")
     for row in paper_rows():
         lines.append(f"| paper: {row['method']} | " + " | ".join(c for t in TABULAR for c in (row[f'{t}_mle'], row[f'{t}_rho']))
                      + " |")
@@ -115,27 +117,6 @@ def decoding_cost(groups: dict) -> list[str]:
     return lines
 
 
-def reconstruction(groups: dict) -> list[str]:
-    """Rows whose records carry a reconstruction check (DiffLM: greedy decode from μ of held-out rows)."""
-    rows = [(label, t, recs) for (label, t), recs in sorted(groups.items())
-            if recs[0]["method"].get("extra", {}).get("reconstruction", {}).get("columns")]
-    if not rows:
-        return []
-    lines = ["", "## VAE reconstruction check", "",
-             "Held-out validation rows (a slice of the training rows, never the test split) encoded to μ and decoded",
-             "greedily: does the VAE encode a row at all, apart from the prior? Column accuracy: mean over columns of",
-             "the exact-match rate; row exact: every column right. Worst: the three columns matched least often.", "",
-             "| method | task | seeds | rows | valid | column accuracy | row exact | worst columns |",
-             "|---|---|---|---|---|---|---|---|"]
-    for label, t, recs in rows:
-        rc = [r["method"]["extra"]["reconstruction"] for r in recs]
-        worst = sorted(rc[0]["columns"].items(), key=lambda kv: kv[1]["exact"])[:3]
-        lines.append(f"| {label} | {t} | {len(recs)} | {rc[0]['rows']} | {mean_std([x['valid_rate'] for x in rc], 3)} | "
-                     f"{mean_std([x['column_accuracy'] for x in rc], 3)} | {mean_std([x['row_exact_rate'] for x in rc], 3)} | "
-                     + ", ".join(f"{c} {v['exact']:.2f}" for c, v in worst) + " |")
-    return lines
-
-
 ABLATIONS = ("difflm", "difflm-memory", "difflm-embed", "difflm-cycle", "difflm-nodiff")
 
 
@@ -163,7 +144,7 @@ def ablations(groups: dict) -> list[str]:
         extra = [r["method"].get("extra", {}) for r in recs]
         recon = [e.get("reconstruction", {}).get("column_accuracy") for e in extra]
         speed = [e.get("sampling", {}).get("valid_rows_per_s") for e in extra]
-        lines.append(f"| ours: {label} | {len(recs)} | {mean_std([r['metrics'].get('mle') for r in recs], 3)} | "
+        lines.append(f"| ours: {label}{collapse_mark(recs)} | {len(recs)} | {mean_std([r['metrics'].get('mle') for r in recs], 3)} | "
                      f"{mean_std([r['metrics'].get('rho') for r in recs], 2)} | "
                      f"{mean_std(recon, 3) if any(v is not None for v in recon) else '—'} | "
                      f"{mean_std(speed, 2) if any(v is not None for v in speed) else '—'} |")

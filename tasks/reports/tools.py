@@ -10,6 +10,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from tasks.reports.latent import latent_use
+
 from harness.tables import finite, mean_std
 from tasks.reports.figures import save
 
@@ -98,4 +100,4 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
     if skipped:
         lines += ["## Runs without a judge", "", "Proxies only (their own names; not comparable with the judge):", ""]
         lines += [f"- {label}: {why}" for label, why in skipped] + [""]
-    return lines
+    return lines + latent_use(records, label_of)
