@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from harness.models import load_causal_lm
+from harness.api.models import load_causal_lm
 from tasks.code import benchmarks
 from tasks.code.decode import complete
 

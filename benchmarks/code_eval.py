@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from harness.io import write_json_atomic
-from harness.models import load_causal_lm
+from harness.api.io import write_json_atomic
+from harness.api.models import load_causal_lm
 from tasks.code.evaluate import evaluate
 from tasks.code.sandbox import check_opt_in
 from tasks.code.task import PROTOCOLS

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from methods import METHODS
 from methods.difflm.sampling import sample_records
 from tasks import TASKS

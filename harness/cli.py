@@ -206,7 +206,7 @@ def cmd_bench(args) -> int:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from harness.io import write_json_atomic
+    from harness.api.io import write_json_atomic
     from methods import METHODS
     from tasks import TASKS
 

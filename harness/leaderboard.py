@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.store import BOARD_DIR, Archive, Store
-from harness.tables import arrow, digits_for, finite, mean_std
+from harness.api.tables import arrow, digits_for, finite, mean_std
 
 
 def task_class(name: str):

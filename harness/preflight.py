@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.api import TooFewValidError
-from harness.io import load_object, read_json, save_object, write_json_atomic
+from harness.api.io import load_object, read_json, save_object, write_json_atomic
 
 PREFLIGHT_ROWS = 200
 PREFLIGHT_SAMPLES = 16

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from harness.api import DataError, modality_noun
 from harness.console import announce, summary
-from harness.missing import method_inputs, missing_rates
+from harness.api.missing import method_inputs, missing_rates
 from harness.preflight import KeptModel, preflights, reuse_fitted
 from harness.provenance import environment, now, peak_rss_mb
 from harness.store import SCHEMA, Store, job_id, sample_key

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 
 SCHEMA = 1
 REQUIRED = ("schema", "job_id", "task", "method", "seed", "status")

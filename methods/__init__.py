@@ -3,7 +3,7 @@
 Third-party packages add methods through the `difflm_bench.methods` entry-point group.
 """
 from harness.api import Method
-from harness.registry import Registry
+from harness.api.registry import Registry
 
 METHODS = Registry("method", entry_point_group="difflm_bench.methods", base=Method)
 for _name, _target in {

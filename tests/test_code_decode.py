@@ -3,7 +3,7 @@ models: a Llama and a Gemma-3 whose sliding window is shorter than the prompts, 
 import pytest
 import torch
 
-from harness.models import gguf_tokenizer, tiny_llama
+from harness.api.models import gguf_tokenizer, tiny_llama
 from tasks.code.benchmarks import cut
 from tasks.code.decode import complete
 

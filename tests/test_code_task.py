@@ -72,7 +72,7 @@ def test_reference_solutions_pass_and_empty_completions_fail():
 
 @needs_sandbox
 def test_evaluate_resumes_from_its_completions(tmp_path):
-    from harness.models import load_causal_lm
+    from harness.api.models import load_causal_lm
     from tasks.code.evaluate import EvalSettings, evaluate
 
     model, tok = load_causal_lm("tiny-llama")

@@ -9,7 +9,7 @@ import pytest
 
 from harness.api import Method
 from harness.cli import main
-from harness.missing import MissingPolicy
+from harness.api.missing import MissingPolicy
 from tasks.csv_read import read_table, sniff_separator
 from tasks.tabular import build_metadata
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import io   # where DiffLM saves and loads its checkpoints
+from harness.api import io   # where DiffLM saves and loads its checkpoints
 from harness.api import TableMetadata
 from methods.difflm import DiffLMMethod, DiffLMNoDiff
 from methods.difflm.config import PROFILES

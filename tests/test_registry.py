@@ -1,6 +1,6 @@
 import pytest
 
-from harness.registry import Registry
+from harness.api.registry import Registry
 
 
 def test_lazy_get_and_suggestion():
@@ -22,7 +22,7 @@ def test_conflicting_registration_raises():
 def test_entry_point_plugins_are_listed(monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import harness.registry as reg
+    import harness.api.registry as reg
     ep = EntryPoint(name="thirdparty", value="methods.real:RealMethod", group="difflm_bench.methods")
     monkeypatch.setattr(reg, "entry_points", lambda group: [ep] if group == "difflm_bench.methods" else [])
     r = Registry("method", entry_point_group="difflm_bench.methods")
@@ -41,7 +41,7 @@ def test_builtin_methods_and_tasks():
 def test_entry_point_clashing_with_a_builtin_is_rejected(monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import harness.registry as reg
+    import harness.api.registry as reg
     ep = EntryPoint(name="real", value="mypkg:Other", group="difflm_bench.methods")
     monkeypatch.setattr(reg, "entry_points", lambda group: [ep])
     r = Registry("method", entry_point_group="difflm_bench.methods")
@@ -52,7 +52,7 @@ def test_entry_point_clashing_with_a_builtin_is_rejected(monkeypatch):
 
 def test_non_subclass_is_rejected():
     from harness.api import Method, Task
-    from harness.registry import PluginError
+    from harness.api.registry import PluginError
     r = Registry("method", base=Method)
     r.add("notamethod", "harness.api:TableMetadata")
     with pytest.raises(PluginError, match="not a subclass of harness.api.Method"):
@@ -65,7 +65,7 @@ def test_non_subclass_is_rejected():
 def test_task_entry_point_group(monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import harness.registry as reg
+    import harness.api.registry as reg
     ep = EntryPoint(name="mytexts", value="tasks.text:TextTask", group="difflm_bench.tasks")
     monkeypatch.setattr(reg, "entry_points", lambda group: [ep] if group == "difflm_bench.tasks" else [])
     from harness.api import Task

@@ -65,7 +65,7 @@ def test_seeds_and_global_rng(tiny):
 def test_a_killed_fit_resumes_to_the_same_model(tiny, tmp_path, monkeypatch, stage, module, fn, kill_at):
     import importlib
 
-    from harness import io
+    from harness.api import io
     df, meta = tiny
     monkeypatch.setattr(io, "SAVE_EVERY_S", 0.0)               # save after every epoch
     mod = importlib.import_module(module)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from fake_openai import FakeOpenAI, drop, echo_auth, fake_score, ok, sleep, status
 
+from tasks.tools.answers import parse_preference, parse_score
 from tasks.tools.judge import NOT_CONFIGURED, Judge, JudgeConfig
-from tasks.tools.preference import (fill, parse_preference, parse_score, preference, prompt, score_records,
-                                    score_summary)
+from tasks.tools.preference import fill, preference, prompt, score_records, score_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "code_and_tool_protocol.md"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.models import cache_kwargs, output_cache
+from harness.api.models import cache_kwargs, output_cache
 
 
 @torch.no_grad()

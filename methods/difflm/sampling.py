@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness.api import TooFewValidError
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from methods.difflm.codecs import Codec
 from methods.difflm.config import DiffLMConfig
 from methods.difflm.constrained import SchemaConstraint

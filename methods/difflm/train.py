@@ -1,7 +1,7 @@
 """DiffLM's two training stages on texts: the β-VAE (trainable encoder + injector, frozen LLM) and the EDM
 prior on its latent means.
 
-Resumable state goes through `harness.io.Checkpoint`: only what trains (encoder, head, injector, denoiser)
+Resumable state goes through `harness.api.io.Checkpoint`: only what trains (encoder, head, injector, denoiser)
 plus the optimiser, β schedule and random-number states; the frozen LLM is never written, it is reloaded
 from its own files. A checkpoint folder is keyed by everything that determines the VAE's training (the VAE
 part of the config, the seed, the training texts), so a killed run resumes from its last finished epoch,
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from harness.io import Checkpoint
+from harness.api.io import Checkpoint
 from methods.difflm.beta import CyclicalBeta, DecreasingBeta
 from methods.difflm.config import DiffLMConfig
 from methods.difflm.diagnostics import latent_usage

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.models import cache_kwargs
+from harness.api.models import cache_kwargs
 from methods.difflm.decode import generate
 from methods.difflm.injectors import build_injector
 

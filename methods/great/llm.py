@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from harness.io import Interval
+from harness.api.io import Interval
 
 
 def tiny_llama_dir() -> Path:

@@ -29,7 +29,7 @@ import torch
 from sklearn.preprocessing import QuantileTransformer
 
 from harness.api import Method, TableMetadata
-from harness.io import Checkpoint
+from harness.api.io import Checkpoint
 from methods.tabsyn.diffusion import EDMDenoiser, train_edm
 from methods.tabsyn.vae import BetaSchedule, TabularVAE, train_vae
 

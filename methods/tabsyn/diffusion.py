@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from harness.io import Checkpoint
+from harness.api.io import Checkpoint
 from methods import edm
 from methods.edm import EDMConfig
 
@@ -66,7 +66,7 @@ def train_edm(net: EDMDenoiser, z: torch.Tensor, *, epochs: int, batch_size: int
     - `ema_decay` > 0: sample from an exponential moving average of the weights (as EDM itself does;
       TabSyn samples its best raw weights). A short run ends on noisy weights; the average is smoother.
       Early stopping still watches the raw weights' loss.
-    With `ckpt` (harness.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
+    With `ckpt` (harness.api.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
     everything the next epoch depends on, so a resumed fit gives the same weights, bit for bit.
     """
     opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=0)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from tqdm.auto import tqdm
 
-from harness.io import Checkpoint
+from harness.api.io import Checkpoint
 
 
 class Tokenizer(nn.Module):
@@ -157,7 +157,7 @@ def train_vae(model: TabularVAE, train: tuple, val: tuple, *, epochs: int, batch
 
     The validation loss is the categorical CE, as in the original (`val_mse * 0 + val_ce`), or the MSE
     for a table without categorical columns. `train`/`val` are (x_num, x_cat) tensors on the model's device.
-    With `ckpt` (harness.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
+    With `ckpt` (harness.api.io.Checkpoint), the loop resumes from its last saved epoch: the state holds
     everything the next epoch depends on, so a resumed fit gives the same weights, bit for bit.
     """
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=0)

@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from harness.io import Checkpoint, write_json_atomic
-from harness.models import resolve
+from harness.api.io import Checkpoint, write_json_atomic
+from harness.api.models import resolve
 
 DONE, MODEL_DIR, CKPT = "done.json", "model", "checkpoint.pt"
 TOKENIZE_CHUNK = 1000   # documents per batched tokenizer call: fast, and a max_tokens cap stops early
@@ -121,7 +121,7 @@ def continue_pretraining(model_name_or_model, texts, *, settings: CPTSettings, o
                          quiet: bool = False, device=None, on_step=None):
     """Full fine-tuning of a causal LM on `texts`; returns (model in eval mode, tokenizer, info).
 
-    A model name goes through harness.models.resolve; a model object (e.g. harness.models.tiny_llama) needs its tokenizer.
+    A model name goes through harness.api.models.resolve; a model object (e.g. harness.api.models.tiny_llama) needs its tokenizer.
     Weights stay float32 (bf16 weights would round away lr-1e-5 updates); bf16 is used as autocast compute
     dtype, as HF Trainer's --bf16 does. on_step(step, loss) is called after each optimizer step and its
     checkpoint (tests raise from it to simulate a kill). If out_dir holds a finished run of the same model,

@@ -13,7 +13,7 @@ import inspect
 
 import torch
 
-from harness.models import cache_kwargs, output_cache
+from harness.api.models import cache_kwargs, output_cache
 
 
 def _end_ids(model, tok) -> set[int]:

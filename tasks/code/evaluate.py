@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from tasks.code import benchmarks
 from tasks.code.benchmarks import Problem
 from tasks.code.decode import complete

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.api import DataError, RecordMetadata, Scores, Splits, Task
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from tasks.code.corpus import overlap_index, real_corpus
 from tasks.code.cpt import CPTSettings
 from tasks.code.evaluate import EvalSettings
@@ -118,7 +118,7 @@ class CodeTask(Task):
 
     def _base_scores(self, cache_dir: Path | None, work_dir: Path, quiet: bool) -> dict:
         """The base model's scores without CPT, computed once per (base model, evaluation settings)."""
-        from harness.models import load_causal_lm
+        from harness.api.models import load_causal_lm
         from tasks.code.evaluate import evaluate
 
         p = self.protocol
@@ -133,7 +133,7 @@ class CodeTask(Task):
 
     def score(self, synthetic, splits: Splits, *, seed: int = 0, work_dir: Path | None = None,
               cache_dir: Path | None = None, quiet: bool = False) -> Scores:
-        from harness.models import load_causal_lm
+        from harness.api.models import load_causal_lm
         from tasks.code.cpt import continue_pretraining
         from tasks.code.evaluate import evaluate
 

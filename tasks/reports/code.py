@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.reports.latent import latent_use
 
-from harness.tables import finite, mean_std
+from harness.api.tables import finite, mean_std
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("humaneval", "mbpp")

@@ -2,7 +2,7 @@
 (methods/difflm/diagnostics.py writes them into each record), and the mark on a row whose latent collapsed."""
 from __future__ import annotations
 
-from harness.tables import mean_std
+from harness.api.tables import mean_std
 
 
 def collapse_state(rec: dict) -> bool | None:

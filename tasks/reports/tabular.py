@@ -10,7 +10,7 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-from harness.tables import mean_std, where
+from harness.api.tables import mean_std, where
 from tasks.reports.curves import draw_learning_curves, learning_curve_tables
 from tasks.reports.figures import draw_training_curves
 from tasks.reports.latent import collapse_mark, reconstruction

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tasks.reports.latent import latent_use
 
-from harness.tables import finite, mean_std
+from harness.api.tables import finite, mean_std
 from tasks.reports.figures import save
 
 PAPER_TABLE3 = {"win": 28.3, "equal": 6.8, "lose": 64.9}

@@ -29,11 +29,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tqdm.auto import tqdm
 
+from tasks.tools.answers import PARSERS, ParseError  # noqa: F401 (ParseError: callers catch it from here)
+
 SYSTEM = "You are a helpful annotator, that help user to annotate data."
 NOT_CONFIGURED = ("no judge configured: pass --judge-base-url and --judge-model or set "
                   "DIFFLM_JUDGE_BASE_URL/DIFFLM_JUDGE_MODEL")
-_JUDGEMENTS = ("ScoreResult", "score_records", "score_summary", "preference", "parse_score", "parse_preference",
-               "extract_json_object", "prompt", "fill")   # in preference.py
 
 
 @dataclass
@@ -97,16 +97,6 @@ class JudgeAnswer:
     cached: bool = False
 
 
-class ParseError(ValueError):
-    pass
-
-
-def _parsers() -> dict:
-    from tasks.tools.preference import PARSERS     # the parsers belong to the judgements
-
-    return PARSERS
-
-
 def _retryable(status: int | None) -> bool:
     return status is None or status in (408, 409, 429) or status >= 500
 
@@ -143,8 +133,8 @@ class Judge:
                  cache_only: bool = False) -> list[JudgeAnswer]:
         """One answer per prompt, in order; failures come back as answers with ok=False, never as exceptions.
         cache_only: answer from the cache alone (offline rebuild); a missing one is an answer with an error."""
-        if kind not in _parsers():
-            raise ValueError(f"unknown judgement kind {kind!r}: expected one of {sorted(_parsers())}")
+        if kind not in PARSERS:
+            raise ValueError(f"unknown judgement kind {kind!r}: expected one of {sorted(PARSERS)}")
         seen: Counter = Counter()
         keys = []
         for p in prompts:
@@ -190,7 +180,7 @@ class Judge:
             ans.attempts += 1
             try:
                 ans.raw = self._scrub(self._call(messages, use_json))
-                ans.parsed, ans.ok, ans.json_mode = _parsers()[kind](ans.raw), True, use_json
+                ans.parsed, ans.ok, ans.json_mode = PARSERS[kind](ans.raw), True, use_json
                 self._json_rejected |= dropped_json
                 break
             except Exception as e:     # every failure is recorded, none escapes the judge
@@ -251,12 +241,3 @@ class Judge:
         if isinstance(obj, list):
             return [self._scrub(v) for v in obj]
         return obj
-
-
-def __getattr__(name: str):
-    # the task imports the judgements from here; they live in preference.py, which imports this module
-    if name in _JUDGEMENTS:
-        from tasks.tools import preference as _p
-
-        return getattr(_p, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,7 +71,7 @@ def _minilm():
     """Loaded once per process: a tools run embeds synthetic, train and test records, and again for categories."""
     from transformers import AutoModel, AutoTokenizer
 
-    from harness.models import minilm_dir
+    from harness.api.models import minilm_dir
 
     return AutoTokenizer.from_pretrained(minilm_dir()), AutoModel.from_pretrained(minilm_dir()).eval()
 

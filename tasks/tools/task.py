@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from harness.api import DataError, RecordMetadata, Scores, Splits, Task
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from tasks.tools.proxies import embed, is_valid, proxy_metrics
 from tasks.tools.records import load_split, schema_for
 
@@ -97,7 +97,8 @@ class ToolsTask(Task):
 
     def _judge(self, real: list[dict], syn: list[dict], *, seed: int, cache_dir: Path, work_dir: Path,
                quiet: bool) -> dict:
-        from tasks.tools.judge import Judge, preference, score_records, score_summary
+        from tasks.tools.judge import Judge
+        from tasks.tools.preference import preference, score_records, score_summary
 
         cfg = self._judge_config()
         judge = Judge(cfg, cache_dir / "judge" / "cache.jsonl")

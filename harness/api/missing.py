@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.metadata import TableMetadata
+from harness.api.metadata import TableMetadata
 
 NAN_TOKEN = "__nan__"
 INDICATOR_SUFFIX = "__missing"

@@ -1,10 +1,14 @@
-"""The kernel's contracts: a Method (fit -> sample), a Task (load -> Splits, score), and their metadata.
+"""The kernel: the contracts a plugin implements and everything a plugin may import from the harness.
 
-Methods and tasks import only this module, `harness.registry` and `harness.io`. A method sees only the
-training split and its metadata; it never sees validation or test data and never scores itself
-(../shared/spec/style_anchors.md, "Method interface"). Tables are one modality among several: a table
-is a DataFrame described by TableMetadata; text, code and JSON records are lists of str (text, code) or
-dict (json) described by RecordMetadata.
+`harness.api` (this module) holds the contracts: a Method (fit -> sample), a Task (load -> Splits, score),
+and their metadata. Beside it, in this package: `metadata` (TableMetadata, RecordMetadata), `registry`
+(name -> plugin, entry points), `io` (atomic writes, resumable checkpoints), `models` (the packaged small
+models), `missing` (the missing-value policy) and `tables` (markdown number formatting). Methods and tasks
+import nothing else of `harness` (tests/test_layers.py); the app (cli, runner, store, leaderboard, ...) sits
+beside this package and reaches plugins through the registries. A method sees only the training split and
+its metadata; it never sees validation or test data and never scores itself. Tables are one modality among
+several: a table is a DataFrame described by TableMetadata; text, code and JSON records are lists of str
+(text, code) or dict (json) described by RecordMetadata.
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any, ClassVar, Union
 
 import pandas as pd
 
-from harness.metadata import (MODALITIES, TASK_TYPES, DataError, RecordMetadata, TableMetadata,  # noqa: F401
+from harness.api.metadata import (MODALITIES, TASK_TYPES, DataError, RecordMetadata, TableMetadata,  # noqa: F401
                               modality_noun)
 
 
@@ -158,7 +162,7 @@ class Method:
     name: ClassVar[str] = ""
     modalities: ClassVar[frozenset] = frozenset({"table"})
     # deterministic: the same rows for every sample seed. missing_values: "native" (fit gets NaN as they are)
-    # or "indicator" (the runner encodes them with harness.missing's policy first; the default).
+    # or "indicator" (the runner encodes them with harness.api.missing's policy first; the default).
     # keep_fitted: the runner keeps the fitted method in the job's work_dir until the job is ok, so a failed
     # `sample` is retried without a refit (False for methods that take seconds or resume a fit by themselves).
     tags: ClassVar[dict] = {"deterministic": False, "missing_values": "indicator", "keep_fitted": True}
