@@ -9,7 +9,7 @@ import sys
 
 PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "cpu": "libraries' defaults, sized for 2 CPU cores",
-            "gpu": "one GPU with the packaged small models (methods without a gpu profile use their defaults)",
+            "gpu": "one GPU with the packaged small models (a method without one is refused, naming its profiles)",
             "paper": "the paper's settings (GPU for the LLM methods)"}
 TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
                 "numerical", "drop", "sep", "encoding", "text_field", "base_model", "allow_code_exec",

@@ -19,8 +19,10 @@ def announce(task, jobs, profile, store) -> None:
                   f"(it differs only in scoring options)", flush=True)
     for name in dict.fromkeys(j.name for j in todo if j.sample_from is None):
         count = sum(j.name == name and j.sample_from is None for j in todo)
-        cost = next(j for j in todo if j.name == name).method.cost
-        print(f"  {name} × {count} ({profile} profile): {cost.get(profile, 'cost unknown')} each", flush=True)
+        job = next(j for j in todo if j.name == name)
+        same = "" if job.desc["profile"] == profile else f" = its {job.desc['profile']} profile (the same params)"
+        cost = job.method.cost.get(profile) or job.method.cost.get(job.desc["profile"], "cost unknown")
+        print(f"  {name} × {count} ({profile} profile{same}): {cost} each", flush=True)
     elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
     for source in dict.fromkeys(j.reused_from for j in elsewhere):
         recs = [j.reused for j in elsewhere if j.reused_from == source]

@@ -64,7 +64,9 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                     raise
                 raise DataError(f"--set for {name}: {e}") from e
             n = n_samples or method.sample_budget(len(splits.train))
-            desc = {"name": name, "profile": profile, "params": method.get_params(), "plugin": METHODS.target(name)}
+            # identical profiles are one profile: e.g. ctgan's paper profile is its cpu profile (same params)
+            desc = {"name": name, "profile": cls.resolve_profile(profile), "params": method.get_params(),
+                    "plugin": METHODS.target(name)}
             if user:                      # only when given, so records without overrides keep their job ids
                 desc["overrides"] = user
             job = Job(name, seed, method, desc, n, job_id(task_key, desc, seed, n))

@@ -134,7 +134,8 @@ def test_text_task_end_to_end_with_real_and_difflm(tmp_path):
     r = harness("leaderboard", "--store", str(store), "--include-smoke", "--include-user-data", "--out", str(out))
     assert r.returncode == 0, r.stderr
     page = (out / "text.md").read_text()
-    assert "| real (smoke profile, n_syn=24) | 1/1 |" in page and "| difflm (smoke profile, n_syn=24) | 1/1 |" in page
+    # real's profiles are identical, so its smoke run is a cpu-profile row (Method.resolve_profile)
+    assert "| real (cpu profile, n_syn=24) | 1/1 |" in page and "| difflm (smoke profile, n_syn=24) | 1/1 |" in page
 
 
 def test_table_method_on_text_fails_fast(tmp_path):

@@ -43,6 +43,34 @@ def test_params_roundtrip(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_every_door_builds_the_same_method(name):
+    """Cls() is the default profile; every profile survives a rebuild from get_params() (clone); an unknown
+    profile is an error that names the method's profiles."""
+    cls = METHODS.get(name)
+    assert cls.default_profile in cls.profiles
+    assert cls().get_params() == cls.from_profile(cls.default_profile).get_params()
+    for profile in cls.profiles:
+        params = cls.from_profile(profile).get_params()
+        assert cls(**params).get_params() == params
+        assert cls.resolve_profile(profile) in cls.profiles
+    with pytest.raises(ValueError, match="no profile 'nope'.*" + "|".join(cls.profiles)):
+        cls.from_profile("nope")
+
+
+def test_variants_hold_whatever_the_door():
+    from methods.difflm import DiffLMCycle, DiffLMMemory, DiffLMNoDiff
+    assert DiffLMMemory().cfg().injector == "memory"
+    assert DiffLMMemory(config=DiffLMMemory().config).cfg().injector == "memory"
+    assert DiffLMNoDiff().cfg().diffusion is False and DiffLMCycle().cfg().beta_schedule == "cyclical"
+
+
+def test_identical_profiles_are_one_profile():
+    assert METHODS.get("ctgan").resolve_profile("paper") == "cpu"
+    assert METHODS.get("tabsyn").resolve_profile("gpu") == "paper"
+    assert METHODS.get("difflm").resolve_profile("paper") == "paper"
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_sample_before_fit_raises(name):
     with pytest.raises(NotFittedError):
         make(name).sample(3, seed=0)

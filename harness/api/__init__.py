@@ -155,7 +155,7 @@ class Method:
     """Base class of every generator: scikit-learn style params, fit(train, metadata) -> self, sample(n, seed).
 
     Subclasses declare keyword params with defaults in __init__ and store them verbatim. `profiles` maps a
-    profile name (smoke / cpu / paper) to param overrides; `cost` gives a rough cost per profile, shown
+    profile name (smoke / cpu / gpu / paper) to param overrides of __init__'s defaults; `cost` gives a rough cost per profile, shown
     before a run starts. `modalities` says which data the method takes ("table", "text", "code", "json").
     """
 
@@ -167,6 +167,9 @@ class Method:
     # `sample` is retried without a refit (False for methods that take seconds or resume a fit by themselves).
     tags: ClassVar[dict] = {"deterministic": False, "missing_values": "indicator", "keep_fitted": True}
     profiles: ClassVar[dict[str, dict]] = {}
+    # The profile a plain `Cls()` builds: __init__'s defaults equal `from_profile(default_profile)`
+    # (tests/test_conformance.py checks it for every registered method).
+    default_profile: ClassVar[str] = "cpu"
     cost: ClassVar[dict[str, str]] = {}
     # Overrides of the `smoke` profile for the runner's preflight: a fit + sample on ~200 training rows before a
     # long fit, so that a crash in `sample` shows in seconds. None: no preflight (the whole job takes seconds).
@@ -182,13 +185,31 @@ class Method:
         return {k: getattr(self, k) for k in self._param_names()}
 
     @classmethod
+    def profile_params(cls, profile: str) -> dict:
+        """The profile's param overrides; a profile the method does not declare is an error naming those it has."""
+        if profile not in cls.profiles:
+            raise ValueError(f"{cls.name or cls.__name__} has no profile {profile!r}; its profiles: "
+                             f"{', '.join(cls.profiles) or 'none'}")
+        return dict(cls.profiles[profile])
+
+    @classmethod
     def from_profile(cls, profile: str, **overrides) -> "Method":
-        params = dict(cls.profiles.get(profile, {}))
+        params = cls.profile_params(profile)
         params.update(overrides)
         unknown = set(params) - set(cls._param_names())
         if unknown:
             raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; params are {cls._param_names()}")
         return cls(**params)
+
+    @classmethod
+    def resolve_profile(cls, profile: str) -> str:
+        """Identical profiles are one profile: the name of the first profile (the default one first) that builds
+        the same method as `profile`, so that runs of equal models share job ids and leaderboard rows."""
+        target = cls.from_profile(profile).get_params()
+        for name in dict.fromkeys([cls.default_profile, *cls.profiles]):
+            if name in cls.profiles and cls.from_profile(name).get_params() == target:
+                return name
+        return profile
 
     @classmethod
     def handles(cls, modality: str) -> bool:

@@ -46,7 +46,10 @@ class DiffLMMethod(Method):
     preflight = {"max_steps": 2, "recon_rows": 0, "diff_epochs": 2}   # seconds: the code paths, not a model
 
     def __init__(self, config: dict | None = None, seed: int = 0):
-        self.config = config
+        # config None: the default profile's; a variant's setting always holds (DiffLMMemory() injects by
+        # memory), so rebuilding from get_params() gives the same model
+        base = asdict(PROFILES[self.default_profile]) if config is None else dict(config)
+        self.config = {**base, **self.variant}
         self.seed = seed
 
     @classmethod
@@ -56,12 +59,12 @@ class DiffLMMethod(Method):
         unknown = set(overrides) - fields - set(cls._param_names())
         if unknown:
             raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; config fields are {sorted(fields)}")
-        cfg = replace(PROFILES.get(profile, DiffLMConfig()), **{**cls.variant,
-                                                                **{k: v for k, v in overrides.items() if k in fields}})
+        cls.profile_params(profile)                 # an unknown profile names those that exist
+        cfg = replace(PROFILES[profile], **{**cls.variant, **{k: v for k, v in overrides.items() if k in fields}})
         return cls(config=asdict(cfg), **{k: v for k, v in overrides.items() if k not in fields})
 
     def cfg(self) -> DiffLMConfig:
-        return DiffLMConfig(**(self.config or {}))
+        return DiffLMConfig(**self.config)
 
     @classmethod
     def benchmark(cls, splits, *, profile: str = "cpu", dry_run: bool = False) -> dict:

@@ -62,8 +62,7 @@ class GReaTMethod(Method):
         # under a 2x background load: a training step of 4 rows ~30 s, decoding ~1.7 s per token for a batch
         # of 16, i.e. (halved) ~3.8 s per training row and ~6 s per decoded row: 300 rows x 1 epoch (~19 min)
         # + ~200 decoded rows for 150 valid (~20 min). A higher lr than GReaT's 5e-5 for such a short run.
-        "cpu": {"llm": "smollm2", "epochs": 1, "batch_size": 8, "lr": 2e-4, "max_train_rows": 300,
-                "max_samples": 150, "sample_batch_size": 32},
+        "cpu": {},              # __init__'s defaults: llm smollm2, 1 epoch of batch 8 at lr 2e-4, 300 rows, 150 samples
         # the GReaT paper's distilgpt2 with be-great's 100 epochs (also TabSyn's GReaT script, whose rows the
         # DiffLM paper's Table 1 reports), HF's lr 5e-5, batch 32 (be-great's README), all rows, n = n_train
         "paper": {"llm": "distilgpt2", "epochs": 100, "batch_size": 32, "lr": 5e-5, "max_train_rows": None,
@@ -72,9 +71,9 @@ class GReaTMethod(Method):
     # adult, 2 CPU cores: fit 6 min + 150 rows 32 min on the cpu profile
     cost = {"smoke": "~1 min", "cpu": "~40 min on adult, 2 cores", "paper": "GPU, hours (distilgpt2, 100 epochs)"}
 
-    def __init__(self, llm: str = "smollm2", epochs: int = 100, batch_size: int = 8, lr: float = 5e-5,
-                 max_train_rows: int | None = None, max_samples: int | None = None, temperature: float = 0.7,
-                 sample_batch_size: int = 100, max_length: int | None = None, digits: int = 7, seed: int = 0,
+    def __init__(self, llm: str = "smollm2", epochs: int = 1, batch_size: int = 8, lr: float = 2e-4,
+                 max_train_rows: int | None = 300, max_samples: int | None = 150, temperature: float = 0.7,
+                 sample_batch_size: int = 32, max_length: int | None = None, digits: int = 7, seed: int = 0,
                  device: str = "auto", permute: bool = True):
         self.llm, self.epochs, self.batch_size, self.lr = llm, epochs, batch_size, lr
         self.max_train_rows, self.max_samples, self.temperature = max_train_rows, max_samples, temperature

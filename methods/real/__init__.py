@@ -18,8 +18,8 @@ class RealMethod(Method):
     # copies rows, NaN included; seconds to run, so neither a preflight nor a kept model
     tags = {**Method.tags, "missing_values": "native", "keep_fitted": False}
     preflight = None
-    profiles = {"smoke": {}, "cpu": {}, "paper": {}}
-    cost = {"smoke": "seconds", "cpu": "seconds", "paper": "seconds"}
+    profiles = {"smoke": {}, "cpu": {}, "gpu": {}, "paper": {}}
+    cost = {"smoke": "seconds", "cpu": "seconds", "gpu": "seconds", "paper": "seconds"}
 
     def __init__(self):
         pass

@@ -24,8 +24,9 @@ class SMOTEMethod(Method):
     # NaN through the harness's indicator policy (imbalanced-learn refuses NaN); seconds to run
     tags = {**Method.tags, "keep_fitted": False}
     preflight = None
-    profiles = {"smoke": {}, "cpu": {}, "paper": {}}
-    cost = {"smoke": "seconds", "cpu": "seconds (~7 s to sample adult)", "paper": "seconds (~7 s to sample adult)"}
+    profiles = {"smoke": {}, "cpu": {}, "gpu": {}, "paper": {}}
+    cost = {"smoke": "seconds", "cpu": "seconds (~7 s to sample adult)", "gpu": "seconds (~7 s to sample adult)",
+            "paper": "seconds (~7 s to sample adult)"}
 
     def __init__(self, k_neighbors: int = 5):
         self.k_neighbors = k_neighbors

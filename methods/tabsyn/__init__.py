@@ -50,9 +50,11 @@ class TabSynMethod(Method):
         "cpu": {"vae_epochs": 150, "diffusion_epochs": 300, "batch_size": 1024, "dim_t": 512, "patience": 100,
                 "ema_decay": 0.999, "spike_factor": 2.0},
         "paper": {"vae_epochs": 4000, "diffusion_epochs": 10001, "batch_size": 4096, "dim_t": 1024, "patience": 500},
+        "gpu": {},              # the original's settings, as `paper` (and __init__'s defaults): one profile
     }
+    default_profile = "paper"
     cost = {"smoke": "seconds", "cpu": "~35 min on adult, 2 cores (15-37 min on the five tables)",
-            "paper": "GPU, ~15 min on adult (one H200); days on a CPU"}
+            "gpu": "GPU, ~15 min on adult (one H200)", "paper": "GPU, ~15 min on adult (one H200); days on a CPU"}
 
     def __init__(self, vae_epochs: int = 4000, diffusion_epochs: int = 10001, batch_size: int = 4096,
                  d_token: int = 4, n_layers: int = 2, n_heads: int = 1, factor: int = 32, dim_t: int = 1024,

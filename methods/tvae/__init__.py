@@ -9,9 +9,10 @@ from methods.ctgan_family import CTGANFamily, show_progress
 class TVAEMethod(CTGANFamily):
     name = "tvae"
     _library_class = "TVAE"
-    profiles = {"smoke": {"epochs": 2, "batch_size": 50}, "cpu": {}, "paper": {}}
+    profiles = {"smoke": {"epochs": 2, "batch_size": 50}, "cpu": {}, "gpu": {}, "paper": {}}
     # adult, 2 CPU cores: fit 9-10 min in two of three seeds (the third ran 33 min on a loaded machine)
-    cost = {"smoke": "seconds", "cpu": "~10 min on adult, 2 cores", "paper": "~10 min on adult, 2 cores (same as cpu)"}
+    cost = {"smoke": "seconds", "cpu": "~10 min on adult, 2 cores", "gpu": "minutes on one GPU (the cpu profile's params)",
+            "paper": "~10 min on adult, 2 cores (the cpu profile's params)"}
 
     def __init__(self, epochs: int = 300, batch_size: int = 500, embedding_dim: int = 128,
                  compress_dims: tuple = (128, 128), decompress_dims: tuple = (128, 128), seed: int = 0):
