@@ -11,11 +11,8 @@ PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "cpu": "libraries' defaults, sized for 2 CPU cores",
             "gpu": "one GPU with the packaged small models (a method without one is refused, naming its profiles)",
             "paper": "the paper's settings (GPU for the LLM methods)"}
-TASK_OPTIONS = ("split", "mle_mode", "mle_best_of", "limit", "data", "target", "task_type", "categorical",
-                "numerical", "drop", "sep", "encoding", "text_field", "base_model", "allow_code_exec",
-                "judge_base_url", "judge_model", "judge_mode", "judge_limit")
-# A task whose __init__ takes `profile` gets the run's --profile (e.g. the code task's CPT and evaluation
-# settings); it is not a flag of its own.
+# A task's own flags come from its class (Task.options, harness/api/options.py); a task whose __init__ takes
+# `profile` gets the run's --profile (e.g. the code task's CPT and evaluation settings).
 RUN_PROFILE = "profile"
 
 
@@ -27,7 +24,25 @@ def _names(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
-def parser() -> argparse.ArgumentParser:
+def task_option_group(parser: argparse.ArgumentParser, task_name: str | None) -> None:
+    """`run`'s flags for the chosen task's options (none when no known task is named yet)."""
+    from tasks import TASKS
+
+    if not task_name or task_name not in TASKS.names():
+        parser.epilog = "`run --task NAME --help` lists that task's options; `harness list` lists every task's."
+        return
+    cls = TASKS.get(task_name)
+    g = parser.add_argument_group(f"options of task {task_name}")
+    for o in cls.declared_options():
+        default = "" if o.default in (None, False, [], ()) else f" (default: {o.default})"
+        if o.type == "bool":
+            kw = {"action": "store_true"}
+        else:
+            kw = {"type": o.parse, **({"choices": list(o.choices)} if o.choices else {"metavar": o.type.upper()})}
+        g.add_argument(o.flag, dest=o.name, default=None, help=(o.help or o.type) + default, **kw)
+
+
+def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="tasks, methods and profiles")
@@ -41,42 +56,13 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
     r.add_argument("--force", action="store_true", help="recompute finished records")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.add_argument("--no-leaderboard", action="store_true", help=argparse.SUPPRESS)  # kept: `run` never writes it now
     r.add_argument("--reuse-archive", action="store_true",
                    help="also reuse finished records from leaderboards/records/ (made on other machines) instead of running them")
     r.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                    help="override one param of the profile, e.g. difflm.decoding=free (repeatable; the row name shows it)")
     r.add_argument("--no-preflight", action="store_true",
                    help="skip the fit + sample on ~200 rows that each method gets before its real fit")
-    g = r.add_argument_group("task options (each task takes some of them; `harness list` shows which)")
-    g.add_argument("--split", default=None, choices=["difflm", "tabsyn"],
-                   help="tables: difflm = the paper's Table 5 split (default); tabsyn = TabSyn's 90/10 split")
-    g.add_argument("--mle-mode", default=None, choices=["clean", "faithful"])
-    g.add_argument("--mle-best-of", type=int, default=None,
-                   help="tables: >1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)")
-    g.add_argument("--limit", type=int, default=None, help="use at most this many rows/records per split")
-    g.add_argument("--data", help="csv, text, code: the user's file (text, code: or a folder, one file a record)")
-    g.add_argument("--target", help="csv: target column")
-    g.add_argument("--task-type", choices=["binclass", "multiclass", "regression"])
-    g.add_argument("--categorical", type=_names, default=None, help="csv: force these columns categorical")
-    g.add_argument("--numerical", type=_names, default=None, help="csv: force these columns numerical")
-    g.add_argument("--drop", type=_names, default=None, help="csv: leave these columns out")
-    g.add_argument("--sep", default=None, help="csv: the delimiter (default: detected among , ; tab |)")
-    g.add_argument("--encoding", default=None, help="csv: the file's encoding (default: detected; BOM, UTF-8, cp1252, latin-1)")
-    g.add_argument("--text-field", default=None, help="text, code: the JSON field holding each record (default: text)")
-    g.add_argument("--base-model", default=None,
-                   help="code: the model continued-pre-trained on each corpus (default: the profile's, gemma3-270m; "
-                        "any Hugging Face name or path)")
-    g.add_argument("--allow-code-exec", action="store_true", default=None,
-                   help="code: run model-written programs (in a sandbox) to score them; required to score code")
-    g.add_argument("--judge-base-url", default=None,
-                   help="tools: an OpenAI-compatible endpoint (or DIFFLM_JUDGE_BASE_URL); the key is read from "
-                        "DIFFLM_JUDGE_API_KEY or OPENAI_API_KEY, never from a flag")
-    g.add_argument("--judge-model", default=None, help="tools: the judge model (or DIFFLM_JUDGE_MODEL)")
-    g.add_argument("--judge-mode", default=None,
-                   help="tools: faithful (the authors' grouping by tool name, names only), category, or both (default)")
-    g.add_argument("--judge-limit", type=int, default=None,
-                   help="tools: judge at most this many records per side (seeded sample; default all)")
+    task_option_group(r, task_name)
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
     lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
@@ -105,10 +91,10 @@ def cmd_list(args) -> int:
     from methods import METHODS
     from tasks import TASKS
 
-    print("tasks:")
+    print("tasks (`run --task NAME --help` explains each option):")
     for name in TASKS.names():
         cls = TASKS.get(name)
-        opts = ", ".join("--" + o.replace("_", "-") for o in cls.option_names() if o != RUN_PROFILE)
+        opts = ", ".join(o.flag + ("" if o.type == "bool" else f" {o.type.upper()}") for o in cls.declared_options())
         print(f"  {name:<10} {cls.modality:<6} options: {opts or 'none'}")
     print("methods:  " + ", ".join(METHODS.names()) + "  (each refuses data it does not handle before any work)")
     print("profiles: " + "; ".join(f"{k} ({v})" for k, v in PROFILES.items()))
@@ -121,13 +107,14 @@ def build_task(args):
     from tasks import TASKS
 
     cls = TASKS.get(args.task)
-    given = {k: getattr(args, k) for k in TASK_OPTIONS if getattr(args, k, None) is not None}
-    wrong = [k for k in given if k not in cls.option_names()]
-    if wrong:
-        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
-        takes = ", ".join("--" + o.replace("_", "-") for o in cls.option_names() if o != RUN_PROFILE) or "none"
-        raise DataError(f"{flags} {'is not an option' if len(wrong) == 1 else 'are not options'} of task "
+    options = cls.declared_options()
+    extra = getattr(args, "extra", [])
+    if extra:
+        wrong = [a.split("=")[0] for a in extra if a.startswith("-")] or extra
+        takes = ", ".join(o.flag for o in options) or "none"
+        raise DataError(f"{', '.join(wrong)} {'is not an option' if len(wrong) == 1 else 'are not options'} of task "
                         f"{args.task} (its options: {takes})")
+    given = {o.name: getattr(args, o.name) for o in options if getattr(args, o.name, None) is not None}
     if RUN_PROFILE in cls.option_names() and getattr(args, "profile", None):
         given[RUN_PROFILE] = args.profile
     return cls(**given)
@@ -236,9 +223,18 @@ def cmd_fetch(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     from harness.api import DataError
 
+    task_name = None
+    if argv[:1] == ["run"]:         # the chosen task's options become flags (Task.options)
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--task")
+        task_name = pre.parse_known_args(argv[1:])[0].task
+    args, extra = parser(task_name).parse_known_args(argv)
+    if extra and args.command != "run":
+        parser(task_name).parse_args(argv)          # argparse's own error for the other commands
+    args.extra = extra
     try:
         return {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "show": cmd_show,
                 "bench": cmd_bench, "fetch": cmd_fetch}[args.command](args)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from harness.api import Scores, Splits, TableMetadata, Task
+from harness.api import Option, Scores, Splits, TableMetadata, Task
 from tasks.metrics import dcr as dcr_metric
 from tasks.metrics import density, mle as mle_metric
 from tasks.tabular import canonical_category
@@ -21,6 +21,14 @@ class TabularTask(Task):
     headline = ("mle", "rho")
     label_defaults = {"split": "difflm", "mle_mode": "clean", "mle_best_of": 1, "limit": None}
     scoring_options = ("mle_mode", "mle_best_of")
+
+    options = (
+        Option("split", choices=("difflm", "tabsyn"),
+               help="difflm = the paper's Table 5 split (default); tabsyn = TabSyn's 90/10 split"),
+        Option("mle_mode", choices=("clean", "faithful"), help="the MLE grid as we run it (clean) or as the "
+               "DiffLM code ran it (faithful)"),
+        Option("mle_best_of", "int", ">1 reproduces DiffLM's optimistic best-of-N MLE (labelled in every table)"),
+        Option("limit", "int", "use at most this many rows/records per split"))
 
     def __init__(self, split: str = "difflm", mle_mode: str = "clean", mle_best_of: int = 1,
                  limit: int | None = None):

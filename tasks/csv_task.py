@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.api import DataError, Splits
+from harness.api import DataError, Option, Splits
 from tasks.base import TabularTask
 from tasks.csv_read import read_table
 from tasks.csv_roles import assign_roles, note_high_cardinality
@@ -76,6 +76,17 @@ class CSVTask(TabularTask):
     name = "csv"
     version = 2               # 2: delimiter/encoding detection, column roles, target checks
     user_data = True          # a user's private table: never archived with the project unless asked
+
+    options = (
+        Option("data", help="the user's CSV file"),
+        Option("target", help="the target column (required)"),
+        Option("task_type", choices=("binclass", "multiclass", "regression"), help="default: inferred from the target"),
+        Option("categorical", "names", "force these columns categorical"),
+        Option("numerical", "names", "force these columns numerical"),
+        Option("sep", help="the delimiter (default: detected among , ; tab |)"),
+        Option("encoding", help="the file's encoding (default: detected; BOM, UTF-8, cp1252, latin-1)"),
+        Option("drop", "names", "leave these columns out"),
+    )
 
     def __init__(self, data: str | None = None, target: str | None = None, task_type: str | None = None,
                  categorical: list[str] | None = None, numerical: list[str] | None = None, sep: str | None = None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from harness.api import DataError, RecordMetadata, Scores, Splits, Task
+from harness.api import DataError, Option, RecordMetadata, Scores, Splits, Task
 from tasks.metrics.text import text_metrics
 
 MIN_RECORDS = 20
@@ -97,6 +97,11 @@ class TextTask(Task):
     report = "tasks.reports.latent:sections"
     user_data = True
     headline = ("unigram_tvd", "copy_rate")
+
+    options = (
+        Option("data", help="the corpus: .txt (one text per line), .jsonl or .json, or a folder of files (one a record)"),
+        Option("text_field", help="the JSON field holding each record (default: text)"),
+        Option("limit", "int", "use at most this many rows/records per split"))
 
     def __init__(self, data: str | None = None, text_field: str = "text", limit: int | None = None):
         self.data, self.text_field, self.limit = data, text_field, limit

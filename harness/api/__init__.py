@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Union
 
 import pandas as pd
 
+from harness.api.options import RUN_PROFILE, Option, resolve  # noqa: F401 (RUN_PROFILE: for the app)
 from harness.api.metadata import (MODALITIES, TASK_TYPES, DataError, RecordMetadata, TableMetadata,  # noqa: F401
                               modality_noun)
 
@@ -98,17 +99,34 @@ class Task:
     # unless the user asks (`harness leaderboard --archive-user-data`).
     user_data: ClassVar[bool] = False
 
+    # The command-line options it takes (harness.api.options): type, choices and help of __init__'s keywords.
+    options: ClassVar[tuple[Option, ...]] = ()
+
     @classmethod
-    def option_names(cls) -> list[str]:
-        """Keyword options of __init__ along the class hierarchy (a subclass may pass **kw to its base)."""
-        names = []
+    def _init_params(cls) -> dict:
+        """Keyword parameters of __init__ along the class hierarchy (a subclass may pass **kw to its base)."""
+        out = {}
         for klass in cls.__mro__:
             if "__init__" not in vars(klass) or klass is object:
                 continue
             for p in inspect.signature(klass.__init__).parameters.values():
-                if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in names:
-                    names.append(p.name)
-        return names
+                if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in out:
+                    out[p.name] = p
+        return out
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return list(cls._init_params())
+
+    @classmethod
+    def declared_options(cls) -> list[Option]:
+        """Every command-line option of this task, in __init__ order, declared or inferred (options.py)."""
+        declared = {}
+        for klass in reversed(cls.__mro__):          # a subclass's declaration wins over its base's
+            declared.update({o.name: o for o in vars(klass).get("options", ())})
+        params = cls._init_params()
+        defaults = {k: None if p.default is inspect.Parameter.empty else p.default for k, p in params.items()}
+        return resolve(declared, defaults, {k: p.annotation for k, p in params.items()})
 
     def config(self) -> dict:
         return {k: getattr(self, k) for k in self.option_names() if hasattr(self, k)}

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.api import DataError, RecordMetadata, Scores, Splits, Task
+from harness.api import DataError, Option, RecordMetadata, Scores, Splits, Task
 from harness.api.io import write_json_atomic
 from tasks.code.corpus import overlap_index, real_corpus
 from tasks.code.cpt import CPTSettings
@@ -78,6 +78,15 @@ class CodeTask(Task):
     headline = ("humaneval_pass@1", "mbpp_pass@1", "humaneval_nll")
     label_defaults = {"base_model": None, "data": None}
     scoring_options = ("base_model",)        # the arm's base model: the synthetic corpus is the same
+
+    options = (
+        Option("data", help="a corpus of programs instead of the packaged one (.jsonl, .json or a folder of files)"),
+        Option("text_field", help="the JSON field holding each program (default: text)"),
+        Option("limit", "int", "use at most this many rows/records per split"),
+        Option("base_model", help="the model continued-pre-trained on each corpus (default: the profile's, "
+               "gemma3-270m; any Hugging Face name or path)"),
+        Option("allow_code_exec", "bool", "run model-written programs (in a sandbox) to score them; required"),
+    )
 
     def __init__(self, data: str | None = None, text_field: str = "text", limit: int | None = None,
                  base_model: str | None = None, allow_code_exec: bool = False, profile: str = "cpu"):

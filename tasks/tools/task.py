@@ -15,7 +15,7 @@ import random
 import sys
 from pathlib import Path
 
-from harness.api import DataError, RecordMetadata, Scores, Splits, Task
+from harness.api import DataError, Option, RecordMetadata, Scores, Splits, Task
 from harness.api.io import write_json_atomic
 from tasks.tools.proxies import embed, is_valid, proxy_metrics
 from tasks.tools.records import load_split, schema_for
@@ -38,6 +38,15 @@ class ToolsTask(Task):
     headline = ("valid_rate", "tool_proxy_score", "judge_faithful_win")
     label_defaults = {"judge_mode": "faithful,category", "judge_limit": None}
     scoring_options = ("judge_model", "judge_mode", "judge_limit")
+
+    options = (
+        Option("limit", "int", "use at most this many rows/records per split"),
+        Option("judge_base_url", help="an OpenAI-compatible endpoint (or DIFFLM_JUDGE_BASE_URL); the key is read "
+               "from DIFFLM_JUDGE_API_KEY or OPENAI_API_KEY, never from a flag"),
+        Option("judge_model", help="the judge model (or DIFFLM_JUDGE_MODEL)"),
+        Option("judge_mode", help="faithful (the authors' grouping by tool name, names only), category, or both"),
+        Option("judge_limit", "int", "judge at most this many records per side (seeded sample; default all)"),
+    )
 
     def __init__(self, limit: int | None = None, judge_base_url: str | None = None, judge_model: str | None = None,
                  judge_mode: str = "faithful,category", judge_limit: int | None = None):
