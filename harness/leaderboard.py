@@ -18,6 +18,14 @@ from harness.store import BOARD_DIR, Archive, Store
 from harness.api.tables import arrow, digits_for, finite, mean_std
 
 
+# Flags that no longer exist and never changed a result: dropped from the commands a page shows, so each replays.
+DEAD_FLAGS = ("--no-leaderboard",)
+
+
+def replayable(command: str) -> str:
+    return " ".join(w for w in command.split(" ") if w not in DEAD_FLAGS)
+
+
 def task_class(name: str):
     """The registered task class for a record's task name, or None (a task no longer installed)."""
     from tasks import TASKS
@@ -148,7 +156,7 @@ def build_page(family: str, records: list[dict], out_dir: Path = BOARD_DIR) -> s
         by_task[r["task"]["name"]].append(r)
     for task in sorted(by_task):
         lines += metric_table(task, by_task[task], label_of)
-    commands = sorted({r["command"] for r in records if r.get("command")})
+    commands = sorted({replayable(r["command"]) for r in records if r.get("command")})
     lines += ["## Provenance", "", "Commands that produced these records:", "", *[f"- `{c}`" for c in commands], "",
               f"{len(records)} records: " + ", ".join(sorted(r["job_id"] for r in records)), ""]
     return "\n".join(lines)
@@ -211,7 +219,7 @@ def update_readme(readme: Path, records) -> None:
             cells = [f"{k} {arrow(v)} {mean_std([r['metrics'].get(k) for r in ok], digits_for([r['metrics'].get(k) for r in ok]))}"
                      for k, v in head] if ok else ["—"]
             block.append(f"| {task} | {label} | {len(ok)}/{len(recs)} | {'; '.join(cells)} |")
-        commands = sorted({r["command"] for r in records if r.get("command") and r["status"] == "ok"})
+        commands = sorted({replayable(r["command"]) for r in records if r.get("command") and r["status"] == "ok"})
         block += ["", "Produced by:", "", *[f"- `{c}`" for c in commands], ""]
     else:
         block += ["No finished runs recorded yet.", ""]
