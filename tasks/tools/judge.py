@@ -1,4 +1,4 @@
-"""The LLM judge of the tools task (../shared/spec/code_and_tool_protocol.md §2.3-2.5, §5): an OpenAI-compatible
+"""The LLM judge of the tools task (docs/spec/code_and_tool_protocol.md §2.3-2.5, §5): an OpenAI-compatible
 endpoint asked with the authors' prompts, our own retries, and an append-only JSONL cache.
 
 Cache: one line per finished request, written under a lock and flushed at once, so a killed run loses nothing and a

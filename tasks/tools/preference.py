@@ -1,4 +1,4 @@
-"""The judgements asked of the tools judge (../shared/spec/code_and_tool_protocol.md §2.3, §2.4): the authors'
+"""The judgements asked of the tools judge (docs/spec/code_and_tool_protocol.md §2.3, §2.4): the authors'
 prompts (tasks/tools/prompts/, verbatim), defensive parsing of the answers, the single-record score with its
 summary, and the real-vs-synthetic set preference (the paper's Table 3) in two modes:
 

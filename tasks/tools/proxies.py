@@ -1,6 +1,6 @@
 """Deterministic proxy metrics for tool records: they measure form and diversity, not usefulness or correctness,
 are easy to game, and are not comparable with the paper's judge results (Figure 2, Table 3) — hence their own
-names (../shared/spec/code_and_tool_protocol.md §5.2).
+names (docs/spec/code_and_tool_protocol.md §5.2).
 
 - valid_rate: a dict with the five keys (the paper's rule); well_formed_rate: also parameters shaped as
   ToolBench's (properties of {type, description, default}, required ⊆ properties);

@@ -1,5 +1,5 @@
 """The tools task's data: ToolBench APIs as the authors' DiffLM records, a split by tool, and the records' JSON
-schema (../shared/spec/code_and_tool_protocol.md §2.2, §2.6).
+schema (docs/spec/code_and_tool_protocol.md §2.2, §2.6).
 
 Source: the APIs referenced by StableToolBench's solvable test queries (six G*.json files), one record per
 distinct (category, tool, API); `../shared/data/toolbench/toolbench_apis_unique.jsonl` is that derivation, and
