@@ -203,6 +203,13 @@ class Method:
         return {k: getattr(self, k) for k in self._param_names()}
 
     @classmethod
+    def param_defaults(cls) -> dict:
+        """Each param's value when unset (a config dict's fields flattened one level). A record made before a
+        param existed ran with this value: a new param's default keeps the old behaviour, by convention."""
+        sig = inspect.signature(cls.__init__).parameters
+        return {k: sig[k].default for k in cls._param_names() if sig[k].default is not inspect.Parameter.empty}
+
+    @classmethod
     def profile_params(cls, profile: str) -> dict:
         """The profile's param overrides; a profile the method does not declare is an error naming those it has."""
         if profile not in cls.profiles:

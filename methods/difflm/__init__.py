@@ -63,6 +63,10 @@ class DiffLMMethod(Method):
         cfg = replace(PROFILES[profile], **{**cls.variant, **{k: v for k, v in overrides.items() if k in fields}})
         return cls(config=asdict(cfg), **{k: v for k, v in overrides.items() if k not in fields})
 
+    @classmethod
+    def param_defaults(cls) -> dict:
+        return {**asdict(DiffLMConfig()), "seed": 0}
+
     def cfg(self) -> DiffLMConfig:
         return DiffLMConfig(**self.config)
 

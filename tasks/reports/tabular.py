@@ -26,8 +26,8 @@ PROTOCOL = [
     "best-of-N reruns), n_synthetic = n_train, mean ± std over seeds (n in the second table). The `paper`",
     "rows are Table 1 as printed: its baseline and Real rows come from TabSyn's 90/10 split and code, its",
     "DiffLM row from DiffLM's split with a best-of-100 MLE (tabular_protocol.md §0). Compare within a",
-    "protocol. Rows that share a method and profile but not their params are kept apart and name the",
-    "params that differ; `—` means the run predates that param."]
+    "protocol. A row is one spec (method, profile, task options, `--set` overrides) and says the device",
+    "when it ran off the CPU; runs of earlier specs are on the history page, named by the params that differ."]
 
 
 def paper_rows(path: Path = HERE / "paper_table1.csv") -> list[dict]:
