@@ -25,7 +25,8 @@ from harness.console import announce, summary
 from harness.api.missing import method_inputs, missing_rates
 from harness.preflight import KeptModel, preflights, reuse_fitted
 from harness.provenance import environment, now, peak_rss_mb
-from harness.store import SCHEMA, Store, job_id, sample_key
+from harness.record import JobSpec, new_record
+from harness.store import Store, sample_key
 
 
 @dataclass
@@ -35,10 +36,14 @@ class Job:
     method: object
     desc: dict
     n: int
-    jid: str
+    spec: JobSpec
     reused: dict | None = None       # a finished record this job will not recompute
     reused_from: str = ""
     sample_from: dict | None = None  # a job that drew the same synthetic data (only scoring differs or was cut)
+
+    @property
+    def jid(self) -> str:
+        return self.spec.job_id
 
 
 def check_modalities(task, classes: dict) -> None:
@@ -69,7 +74,7 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                     "plugin": METHODS.target(name)}
             if user:                      # only when given, so records without overrides keep their job ids
                 desc["overrides"] = user
-            job = Job(name, seed, method, desc, n, job_id(task_key, desc, seed, n))
+            job = Job(name, seed, method, desc, n, JobSpec(task_key, desc, seed, n))
             if not force:
                 for source in [store, *reuse_from]:
                     old = source.read(task.name, name, job.jid)
@@ -140,10 +145,8 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
     if force:
         shutil.rmtree(job_dir / "work", ignore_errors=True)
     declared = task.metrics(splits.metadata)
-    rec = {"schema": SCHEMA, "job_id": job.jid, "command": command, "task": task_desc, "method": job.desc,
-           "seed": job.seed, "n_samples": job.n, "status": "running", "phase": "fit", "error": None, "metrics": {},
-           "higher_is_better": declared, "artifacts": {}, "timings_s": {"load": round(load_s, 3)}, "env": env,
-           "started_at": now(), "finished_at": None}
+    rec = new_record(job.spec, task_desc=task_desc, command=command, declared=declared, env=env, load_s=load_s,
+                     started_at=now())
     train, meta, policy = inputs or (splits.train, splits.metadata, None)
     if check is not None:
         rec["preflight"] = check

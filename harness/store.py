@@ -7,23 +7,16 @@ root. The archive (leaderboards/records/<task>/<method>/<job_id>.json) holds the
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 from harness.api.io import write_json_atomic
+from harness.record import SCHEMA, job_id, spec_of, upgrade, validate  # noqa: F401 (SCHEMA, job_id: for callers)
 
-SCHEMA = 1
-REQUIRED = ("schema", "job_id", "task", "method", "seed", "status")
 REPO = Path(__file__).resolve().parent.parent
 BOARD_DIR = REPO / "leaderboards"
 ARCHIVED_STATUSES = ("ok", "error")      # a killed or running job is no result yet
-
-
-def job_id(task: dict, method: dict, seed: int, n_samples) -> str:
-    key = json.dumps({"task": task, "method": method, "seed": seed, "n": n_samples}, sort_keys=True, default=str)
-    return hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
 def sample_key(task_key: dict, scoring_options, method: dict, seed: int, n_samples) -> str:
@@ -35,16 +28,16 @@ def sample_key(task_key: dict, scoring_options, method: dict, seed: int, n_sampl
 
 def record_sample_key(rec: dict, scoring_options) -> str:
     """The sample key of a stored record (records before sample keys existed get theirs too)."""
-    task_key = {k: rec["task"].get(k) for k in ("name", "version", "config", "data_hash")}
-    desc = {k: rec["method"][k] for k in ("name", "profile", "params", "plugin", "overrides") if k in rec["method"]}
-    return sample_key(task_key, scoring_options, desc, rec["seed"], rec.get("n_samples"))
+    spec = spec_of(rec)
+    return sample_key(spec.task, scoring_options, spec.method, spec.seed, spec.n_samples)
 
 
 def load_record(path: Path) -> dict:
-    rec = json.loads(Path(path).read_text())
-    missing = [k for k in REQUIRED if k not in rec]
-    if missing or rec.get("schema") != SCHEMA:
-        raise ValueError(f"{path}: not a schema-{SCHEMA} record (missing {missing})")
+    """A record as stored (schema 1 upgraded), validated (harness/record.py)."""
+    rec = upgrade(json.loads(Path(path).read_text()))
+    problems = validate(rec)
+    if problems:
+        raise ValueError(f"{path}: not a valid schema-{SCHEMA} record: {'; '.join(problems)}")
     return rec
 
 
@@ -56,6 +49,9 @@ class Store:
         return self.root / task / method / jid
 
     def write(self, record: dict) -> Path:
+        problems = validate(record)
+        if problems:
+            raise ValueError(f"refusing to write an invalid record {record.get('job_id')}: {'; '.join(problems)}")
         path = self.job_dir(record["task"]["name"], record["method"]["name"], record["job_id"]) / "record.json"
         write_json_atomic(path, record)
         return path

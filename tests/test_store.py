@@ -3,12 +3,17 @@ import json
 import pytest
 
 from harness.leaderboard import build_page
+from harness.record import JobSpec
 from harness.store import SCHEMA, Store, load_record
 
 
-def fake(task, method, seed, mle, rho, profile="cpu"):
-    return {"schema": SCHEMA, "job_id": f"{task}{method}{seed}", "task": {"name": task, "config": {"split": "difflm"}},
-            "method": {"name": method, "profile": profile, "params": {}}, "seed": seed, "status": "ok",
+def fake(task, method, seed, mle, rho, profile="cpu", params=None):
+    params = {} if params is None else params
+    spec = JobSpec({"name": task, "version": 1, "config": {"split": "difflm"}},
+                   {"name": method, "profile": profile, "params": params}, seed, None)
+    return {"schema": SCHEMA, "job_id": spec.job_id, "spec": spec.to_dict(),
+            "task": {"name": task, "version": 1, "config": {"split": "difflm"}},
+            "method": {"name": method, "profile": profile, "params": params}, "seed": seed, "status": "ok",
             "command": "python -m harness run", "metrics": {
                 "mle": mle, "rho": rho, "dcr_share_closer_to_train": 0.6, "dcr_share_ideal": 0.64,
                 "dcr_exact_copy_rate": 0.0, "dcr_median": 0.1, "dcr_real_test_median": 0.1},
@@ -25,7 +30,7 @@ def test_atomic_write_and_read(tmp_path):
     path = s.write(rec)
     assert load_record(path) == json.loads(path.read_text())
     assert not list(path.parent.glob(".tmp-*"))
-    assert s.find("adultreal0")["seed"] == 0
+    assert s.find(rec["job_id"])["seed"] == 0
 
 
 def test_bad_record_is_rejected(tmp_path):
@@ -58,7 +63,7 @@ def test_runs_with_different_params_are_not_averaged_as_seeds():
     assert "| ours: tabsyn (cpu profile) | 0.910 ± 0.000 |" in same
     new[0]["method"]["params"]["ema_decay"] = 0.999     # a param the older runs did not have yet
     text = build_tabular([old, new[0]])
-    assert "| ours: tabsyn (cpu profile, batch_size=4096, ema_decay=—) | 0.900 |" in text
+    assert "| ours: tabsyn (cpu profile, batch_size=4096, ema_decay=unset) | 0.900 |" in text
     assert "| ours: tabsyn (cpu profile, batch_size=1024, ema_decay=0.999) | 0.910 |" in text
 
 
@@ -78,8 +83,10 @@ def test_rows_against_paper_give_the_gap_and_the_note(tmp_path, monkeypatch):
 def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     from harness.leaderboard import write_all
     pytest.importorskip("matplotlib")
+    from methods import METHODS
     store = Store(tmp_path / "runs")
-    rec = fake("adult", "difflm", 0, 0.85, 5.0)
+    current = METHODS.get("difflm").from_profile("cpu").get_params()     # today's spec: the current page
+    rec = fake("adult", "difflm", 0, 0.85, 5.0, params=json.loads(json.dumps(current)))
     rec["task"]["n_train"], rec["n_samples"] = 29304, 2000
     rec["method"]["extra"] = {"sampling": {"decoding": "free", "llm": "smollm2", "valid_rate": 0.9, "valid_rows_per_s": 1.5},
                               "vae_history": [{"epoch": e, "train_rec": 1 / e, "val_rec": 1.1 / e, "train_kl": 0.1,
@@ -134,7 +141,13 @@ def test_reconstruction_check_is_shown():
                                                  "row_exact_rate": 0.1, "columns": {"age": {"exact": 0.5},
                                                                                     "sex": {"exact": 1.0}}}}
     text = build_tabular([rec])
-    assert "| difflm (cpu profile) | adult | 1 | 200 | 1.000 | 0.750 | 0.100 | age 0.50, sex 1.00 |" in text
+    assert "| difflm (cpu profile) | adult | 1 | 200 | 1.000 | 0.750 | — | 0.100 | — | — | — | — | age 0.50, sex 1.00 |" in text
+    rec["method"]["extra"]["reconstruction"].update(mode_baseline=0.5, distinct_decodes=0.25)
+    rec["method"]["extra"]["latent"] = {"active_units": 0, "d_z": 64, "usage_gap": 0.0, "collapsed": True,
+                                        "mode_baseline": 0.5, "distinct_decodes": 0.25}
+    text = build_tabular([rec])
+    assert "| difflm (cpu profile) | adult | 1 | 200 | 1.000 | 0.750 | 0.500 | 0.100 | 0.25 | 0/64 | 0.000 | yes |" in text
+    assert "| ours: difflm (cpu profile) ⚠ latent collapsed (1/1 seeds) | 0.850 |" in text
 
 
 def test_learning_curve_from_runs_at_several_budgets(tmp_path):
@@ -188,3 +201,18 @@ def test_ablation_table_keeps_current_profile_runs_only():
     table = table[:table.index("\n## ")] if "\n## " in table else table
     assert "| ours: difflm (cpu profile) | 1 | 0.740 |" in table and "| ours: difflm-memory (cpu profile) |" in table
     assert "difflm-nodiff" not in table.replace("paper: difflm-nodiff", "") and "2 other rows" in table
+
+
+def test_the_store_refuses_to_write_an_invalid_record(tmp_path):
+    rec = fake("adult", "real", 0, 0.9, 1.0)
+    for broken in ({**rec, "status": "done"}, {**rec, "job_id": "0" * 12}, {k: v for k, v in rec.items() if k != "spec"},
+                   {**rec, "seed": "0"}):
+        with pytest.raises(ValueError, match="invalid record"):
+            Store(tmp_path).write(broken)
+
+
+def test_archived_schema_1_records_read_as_specs_whose_hash_is_their_id():
+    from harness.record import spec_of
+    from harness.store import Archive
+    recs = Archive().records()
+    assert recs and all(r["schema"] == SCHEMA and spec_of(r).job_id == r["job_id"] for r in recs)

@@ -39,22 +39,23 @@ def reconstruction(groups: dict) -> list[str]:
              "rows (Var > 0.01). Usage gap: reconstruction loss (nats/token) with another row's μ minus with the row's",
              "own; 0 means z carries nothing. Collapsed: the record's verdict; for records made before these",
              "diagnostics, `yes (examples)` when its three held-out examples decode to one row. `—`: not measured.", "",
-             "| method | task | seeds | rows | column accuracy | mode baseline | distinct | active units | usage gap "
-             "| collapsed | worst columns |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| method | task | seeds | rows | valid | column accuracy | mode baseline | row exact | distinct | active units "
+             "| usage gap | collapsed | worst columns |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, t, recs in rows:
         rc = [r["method"]["extra"]["reconstruction"] for r in recs]
         lat = [r["method"]["extra"].get("latent") or {} for r in recs]
         opt = lambda key, digits: (mean_std([x.get(key) for x in lat], digits)
                                    if all(x.get(key) is not None for x in lat) else "—")
-        au = (mean_std([x["active_units"] for x in lat], 1) + f"/{lat[0]['d_z']}"
+        au = (mean_std([x["active_units"] for x in lat], 0) + f"/{lat[0]['d_z']}"
               if all("active_units" in x for x in lat) else "—")
         states = [collapse_state(r) for r in recs]
         how = "" if all(lat) else " (examples)"
         collapsed = ("—" if all(s is None for s in states) else
                      f"{'yes' if all(states) else 'no' if not any(states) else f'{sum(map(bool, states))}/{len(states)}'}{how}")
         worst = sorted(rc[0]["columns"].items(), key=lambda kv: kv[1]["exact"])[:3]
-        lines.append(f"| {label} | {t} | {len(recs)} | {rc[0]['rows']} | {mean_std([x['column_accuracy'] for x in rc], 3)} | "
-                     f"{opt('mode_baseline', 3)} | {opt('distinct_decodes', 2)} | {au} | {opt('usage_gap', 3)} | "
+        lines.append(f"| {label} | {t} | {len(recs)} | {rc[0]['rows']} | {mean_std([x['valid_rate'] for x in rc], 3)} | "
+                     f"{mean_std([x['column_accuracy'] for x in rc], 3)} | {opt('mode_baseline', 3)} | "
+                     f"{mean_std([x['row_exact_rate'] for x in rc], 3)} | {opt('distinct_decodes', 2)} | {au} | {opt('usage_gap', 3)} | "
                      f"{collapsed} | " + ", ".join(f"{c} {v['exact']:.2f}" for c, v in worst) + " |")
     return lines
 
@@ -79,7 +80,7 @@ def latent_use(records: list[dict], label_of: dict) -> list[str]:
         lat = [r["method"]["extra"].get("latent") or {} for r in recs]
         opt = lambda key, digits: (mean_std([x.get(key) for x in lat], digits)
                                    if all(x.get(key) is not None for x in lat) else "—")
-        au = (mean_std([x["active_units"] for x in lat], 1) + f"/{lat[0]['d_z']}"
+        au = (mean_std([x["active_units"] for x in lat], 0) + f"/{lat[0]['d_z']}"
               if all("active_units" in x for x in lat) else "—")
         states = [collapse_state(r) for r in recs]
         collapsed = "—" if all(s is None for s in states) else f"{sum(map(bool, states))}/{len(states)} seeds"
