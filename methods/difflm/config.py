@@ -52,6 +52,7 @@ class DiffLMConfig:
     temperature: float = 0.5
     decoding: str = "free"            # free (the paper's: decode, parse, filter) | constrained (the codec's grammar;
                                       # text and code records have none and decode free)
+    jump_forward: bool = False        # constrained: feed the tokens the grammar forces in one pass (decode.py)
     max_digits: int = 15              # constrained tables: digits allowed before and after the decimal point
     max_new_tokens: int = 512         # cap; free mode stops at 1.25x the longest text, constrained at the grammar's bound
     gen_batch_size: int = 32

@@ -28,7 +28,7 @@ def reconstruct(vae, codec, texts: list[str], cfg, *, decoding: str, max_new_tok
     for i in range(0, len(texts), cfg.gen_batch_size):
         with autocast_for(vae.device):
             decoded += vae.generate(mu[i:i + cfg.gen_batch_size].to(vae.device), max_new_tokens=max_new_tokens,
-                                    temperature=0.0, constraint=constraint)
+                                    temperature=0.0, constraint=constraint, jump_forward=cfg.jump_forward)
     out = agreement(codec, texts, decoded)
     # different rows decoding to one text is the first sign that the decoder ignores z
     out["distinct_decodes"] = len(set(decoded)) / max(len(decoded), 1)

@@ -58,7 +58,7 @@ def sample_records(vae, prior, codec: Codec, cfg: DiffLMConfig, n: int, seed: in
         z = prior(b, gen)
         with autocast_for(vae.device):
             texts = vae.generate(z, max_new_tokens=max_new_tokens, temperature=cfg.temperature, generator=gen,
-                                 constraint=constraint)
+                                 constraint=constraint, jump_forward=cfg.jump_forward)
         for t in texts:
             p = codec.parse(t)
             if p.ok:
