@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from harness.io import write_json_atomic
+from harness.api.io import write_json_atomic
 from methods import METHODS
 from methods.difflm.constrained import SchemaConstraint
 from methods.difflm.sampling import sample_records
