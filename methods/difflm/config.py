@@ -71,28 +71,25 @@ PROFILES = {
                           max_train_rows=64, diff_dim_t=32, diff_blocks=1, diff_epochs=20, diff_steps=8,
                           max_new_tokens=1024, gen_batch_size=32, max_attempts_factor=3, lr=1e-3, recon_rows=8,
                           decoding="constrained", max_digits=3, max_sample_rows=64),
-    # Sized for adult on 2 idle CPU cores, one seed in under an hour (bench, benchmarks/difflm_row_formats_adult_cpu.json):
-    # json-array rows are 70 SmolLM2 tokens against the paper's JSON objects' 134, so the VAE trains 3.1 rows/s
-    # (object: 1.3) and constrained decoding gives ~2.5x the valid rows/s. 350 steps of 16 (~30 min) over 4,000
-    # distinct rows, validated every 50 steps on 128 held-out rows so the decreasing β can fire; cosine LR after
-    # a 3 % warmup. β_max 0.02: the KL is averaged over d_z = 64 dims and the reconstruction over ~70 tokens,
-    # so the per-row KL weight is β·70/64 ≈ 0.022, about the paper's 0.1·130/1024 ≈ 0.013 (β 0.1 here would be
-    # 7x stronger). 2,000 samples: real rows score MLE 0.886 / 0.902 / 0.911 at 1,000 / 2,000 / 4,000 rows
-    # (3 seeds each), so 2,000 no longer caps the honest MLE near 0.85. Temperature chosen on the validation
-    # split (benchmarks/difflm_temperature_adult_cpu_seed0.json, 400 rows each): T 0.6 / 0.8 / 1.0 gave
-    # MLE 0.70 / 0.80 / 0.52 and ρ 16.5 / 12.2 / 10.5, so 0.8. Other records get the same compute, not the same
-    # steps: 500k decoder positions is 391 steps of adult's ~1,280 (16 rows x the longest of ~72 tokens), so
-    # adult keeps its 350; ToolBench records (padded to max_len 256 in most batches) get ~120 steps.
+    # Sized for adult on 2 CPU cores, one seed in about an hour: rows as JSON arrays (half the tokens of the
+    # paper's objects), 350 steps of 16 over 4,000 rows, validated every 50 on 128 held-out rows so that the
+    # decreasing β can fire; β_max 0.02 keeps the per-row KL weight near the paper's (the KL is averaged over d_z,
+    # the loss over ~70 tokens); 2,000 samples at T 0.8, chosen on the validation split. The pretrained encoder
+    # at a fine-tuning lr, the new head and injector faster, standardised features, BN-VAE and a narrow initial
+    # posterior keep z in use (without them the posterior collapses: benchmarks/difflm_collapse_levers.py).
+    # Longer records get the same compute (500k decoder positions), not the same steps. The measurements behind
+    # each number: docs/difflm.md and leaderboards/method_notes.csv (topic "sizing").
     "cpu": DiffLMConfig(row_format="json-array", max_train_rows=4000, max_steps=350, eval_every=50, val_rows=128,
                         max_train_positions=500_000,
                         batch_size=16, lr=1e-3, enc_lr=5e-5, weight_decay=0.0, lr_schedule="cosine",
                         warmup_frac=0.03, beta_max=0.02, beta_min=0.0002, beta_patience=2, stop_patience=4,
                         feature_norm="batch", mu_bn=1.0, logvar_init=-4.0, max_sample_rows=2000,
                         gen_batch_size=64, decoding="constrained", max_digits=7, temperature=0.8),
-    # One GPU, the packaged models (no hub): every training row, thousands of steps, n = n_train samples.
-    # Not yet run (no device was lent to this project's sessions so far); benchmarks/device_difflm_gpu.sh.
+    # One GPU, the packaged models (no hub): every training row, thousands of steps, n = n_train samples, with
+    # the cpu profile's settings against collapse. Not run yet (benchmarks/device_difflm_gpu.sh).
     "gpu": DiffLMConfig(row_format="json-array", max_train_rows=None, max_steps=3000, eval_every=200, val_rows=512,
-                        batch_size=64, lr=3e-4, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
+                        batch_size=64, lr=1e-3, enc_lr=5e-5, weight_decay=0.0, feature_norm="batch", mu_bn=1.0,
+                        logvar_init=-4.0, lr_schedule="cosine", warmup_frac=0.03, beta_max=0.02,
                         beta_min=0.0002, beta_patience=2, stop_patience=6, diff_epochs=1000, diff_patience=100,
                         gen_batch_size=512, decoding="constrained", max_digits=7, temperature=1.0),
     # The paper's setting as the official code runs it (difflm_official_code.md §11): bert-base CLS pooler,
