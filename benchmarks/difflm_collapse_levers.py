@@ -6,7 +6,7 @@ collapse diagnostics of `methods/difflm/diagnostics.py`: active units, the laten
 distinct greedy decodes and column accuracy beside the mode baseline. Rows are appended to --out (JSON lines),
 so levers can be added in later calls; --table prints the markdown table of a file.
 
-    python benchmarks/difflm_collapse_levers.py --task adult --steps 100 --levers baseline,groups,groups+fbn
+    python benchmarks/difflm_collapse_levers.py --task adult --steps 100 --levers before,profile,no-bnvae,k16
     python benchmarks/difflm_collapse_levers.py --table benchmarks/difflm_collapse_levers_adult.jsonl
 """
 from __future__ import annotations
@@ -16,24 +16,32 @@ import json
 import time
 from pathlib import Path
 
-# The levers, named for the table. "groups": the pretrained encoder at a fine-tuning lr, the new head and
-# injector faster, no weight decay (the official code's); "fbn": pooled features standardised across rows;
-# "bnvae": μ batch-normalised (BN-VAE); "lv": the posterior starts narrow; "fb": free bits.
+# The levers, as overrides of the profile (today's cpu profile has the four that keep z in use: "groups", the
+# pretrained encoder at a fine-tuning lr with the new head and injector faster and no weight decay; "fbn", pooled
+# features standardised across rows; "bnvae", μ batch-normalised; "lv", a narrow initial posterior). "before"
+# restores the profile as it was when every run collapsed; "no-X" removes one lever; the rest add one.
+BEFORE = {"lr": 5e-4, "enc_lr": None, "weight_decay": 0.01, "feature_norm": "none", "mu_bn": None, "logvar_init": None}
 LEVERS = {
-    "baseline": {},
+    "profile": {},
+    "before": BEFORE,
     "groups": {"enc_lr": 5e-5, "lr": 1e-3, "weight_decay": 0.0},
     "lv": {"logvar_init": -4.0},
     "fbn": {"feature_norm": "batch"},
     "bnvae": {"mu_bn": 1.0},
+    "no-groups": {"enc_lr": None, "lr": 5e-4, "weight_decay": 0.01},
+    "no-fbn": {"feature_norm": "none"},
+    "no-bnvae": {"mu_bn": None},
+    "no-lv": {"logvar_init": None},
     "fb": {"free_bits": 0.1},
     "k16": {"k": 16},
+    "lr2x": {"lr": 2e-3},
+    "enc4x": {"enc_lr": 2e-4},
     "b8": {"batch_size": 8},
     "const": {"lr_schedule": "constant"},
 }
 
-
 def overrides(spec: str) -> dict:
-    """'groups+fbn+lv' -> the union of the named levers (later names win)."""
+    """'before+groups+lv' -> the union of the named levers (later names win)."""
     out = {}
     for part in spec.split("+"):
         if part not in LEVERS:
@@ -82,7 +90,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recon-rows", type=int, default=64)
-    p.add_argument("--levers", default="baseline")
+    p.add_argument("--levers", default="profile")
     p.add_argument("--out", default=None, help="JSON lines file (default benchmarks/difflm_collapse_levers_TASK.jsonl)")
     p.add_argument("--table", default=None, help="print the markdown table of this JSON lines file and exit")
     args = p.parse_args()
