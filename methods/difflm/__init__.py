@@ -34,7 +34,7 @@ class DiffLMMethod(Method):
     modalities = frozenset(MODALITIES)
     # adult, 2 idle CPU cores: VAE + diffusion 30 min, 2,000 rows 12 min (method_notes.csv, "sizing"); records
     # with long texts get fewer VAE steps (max_train_positions), so their fit takes about as long
-    cost = {"smoke": "seconds", "cpu": "~45 min on adult, 2 cores (~12 min when the VAE is cached)",
+    cost = {"smoke": "seconds", "cpu": "~50 min on adult, 2 cores (~12 min when the VAE is cached)",
             "gpu": "one GPU, under 10 min on adult (estimated; benchmarks/device_difflm_gpu.sh)",
             "paper": "GPU, hours (Mistral-7B)"}
     variant: dict = {}
