@@ -1,7 +1,8 @@
 """Where the raw UCI files come from: a local data dir, or the UCI origin with a sha256 check.
 
-Lookup order: $HARNESS_DATA_DIR (an explicit choice wins), then ../shared/data beside the
-checkout or the working directory, then a download cache (~/.cache/difflm-bench/data).
+Lookup order: $HARNESS_DATA_DIR (an explicit choice wins), then a `shared/data` folder beside the checkout
+(where the project's verified copies are laid out), then a download cache (~/.cache/difflm-bench/data). Each
+dataset's provenance and checksums: docs/data/<name>.md.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ SOURCES = {
     "default": Source("default", "https://archive.ics.uci.edu/static/public/350/default+of+credit+card+clients.zip", (
         RawFile("default of credit card clients.csv",
                 "bf15b02eb5a2c34f01f6d071083ecb7b8f4e803a4280a7ef497903d84c791c48"),), alternatives=(
-        # the UCI zip holds the original xls; its hash is the one recorded in ../shared/data/default/SOURCE.md
+        # the UCI zip holds the original xls; its hash is the one recorded in docs/data/default.md
         RawFile("default of credit card clients.xls",
                 "30c6be3abd8dcfd3e6096c828bad8c2f011238620f5369220bd60cfc82700933"),)),
     "magic": Source("magic", "https://archive.ics.uci.edu/static/public/159/magic+gamma+telescope.zip", (

@@ -23,7 +23,7 @@ from tasks.data import cache_dir, candidate_dirs, download
 P3_URL = ("https://raw.githubusercontent.com/microsoft/PythonProgrammingPuzzles/"
           "017f488b8f6320b8220cda38e78f2f72a36eab20/puzzles/puzzles.json")
 P3_SHA256 = "d3b61141ea0d935c389d602867ba2c154db1854df9ff4402daaa947ad880d8bb"
-# upstream's current file; byte identity with our verified copy is unconfirmed (see ../shared/data/mbpp/SOURCE.md),
+# upstream's current file; byte identity with our verified copy is unconfirmed (see docs/data/mbpp.md),
 # so a downloaded copy is checked by content (974 problems, ids 1..974) instead of by hash
 MBPP_URL = "https://raw.githubusercontent.com/google-research/google-research/master/mbpp/mbpp.jsonl"
 MBPP_TEST_IDS = range(11, 511)

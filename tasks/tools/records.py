@@ -2,7 +2,7 @@
 schema (docs/spec/code_and_tool_protocol.md §2.2, §2.6).
 
 Source: the APIs referenced by StableToolBench's solvable test queries (six G*.json files), one record per
-distinct (category, tool, API); `../shared/data/toolbench/toolbench_apis_unique.jsonl` is that derivation, and
+distinct (category, tool, API); `toolbench_apis_unique.jsonl` in the data folder is that derivation (docs/data/toolbench.md), and
 without a local copy the six files are downloaded from their public origin (sha256-checked) and derived again.
 Record shape = DiffLM's `toolbench_to_openai_structure`: tool_name, tool_description, api_name, api_description,
 parameters {type: object, properties: {name: {type, description, default}}, required: [...]}, required
