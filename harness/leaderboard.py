@@ -61,11 +61,7 @@ def row_label(rec: dict) -> str:
 
 def _flat_params(rec: dict) -> dict:
     """A record's method params without the seed; nested dicts (a config object) are flattened one level."""
-    flat = {}
-    for k, v in rec["method"].get("params", {}).items():
-        if k != "seed":
-            flat.update(v if isinstance(v, dict) else {k: v})
-    return flat
+    return _flat(rec["method"].get("params", {}))
 
 
 def _normal(x):
@@ -88,7 +84,7 @@ def is_current(rec: dict) -> bool:
         params = cls.from_profile(profile, **rec["method"].get("overrides", {})).get_params()
     except (TypeError, ValueError):
         return False
-    now, then = _flat(_normal(params)), _flat(rec["method"].get("params", {}))
+    now, then = _flat(_normal(params)), _flat_params(rec)
     defaults = _normal(cls.param_defaults())
     if set(then) - set(now):
         return False
@@ -227,8 +223,9 @@ def build_pages(records: list[dict], out_dir: Path = BOARD_DIR) -> dict[str, str
         families[family_of(r)].append(r)
     pages = {}
     for f, recs in sorted(families.items()):
-        now = [r for r in recs if is_current(r)]
-        old = [r for r in recs if not is_current(r)]
+        current = [is_current(r) for r in recs]
+        now = [r for r, c in zip(recs, current) if c]
+        old = [r for r, c in zip(recs, current) if not c]
         pages[f] = build_page(f, now, out_dir)
         if old:
             pages[f"{f}-history"] = build_page(f, old, out_dir, history=True)

@@ -32,11 +32,8 @@ from harness.store import Store, sample_key
 @dataclass
 class Job:
     name: str
-    seed: int
     method: object
-    desc: dict
-    n: int
-    spec: JobSpec
+    spec: JobSpec                    # seed, n and the method's description live here, once
     reused: dict | None = None       # a finished record this job will not recompute
     reused_from: str = ""
     sample_from: dict | None = None  # a job that drew the same synthetic data (only scoring differs or was cut)
@@ -44,6 +41,18 @@ class Job:
     @property
     def jid(self) -> str:
         return self.spec.job_id
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+    @property
+    def n(self) -> int:
+        return self.spec.n_samples
+
+    @property
+    def desc(self) -> dict:
+        return self.spec.method
 
 
 def check_modalities(task, classes: dict) -> None:
@@ -74,7 +83,7 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                     "plugin": METHODS.target(name)}
             if user:                      # only when given, so records without overrides keep their job ids
                 desc["overrides"] = user
-            job = Job(name, seed, method, desc, n, JobSpec(task_key, desc, seed, n))
+            job = Job(name, method, JobSpec(task_key, desc, seed, n))
             if not force:
                 for source in [store, *reuse_from]:
                     old = source.read(task.name, name, job.jid)

@@ -17,6 +17,17 @@ import torch
 from harness.api.models import cache_kwargs, output_cache
 
 
+def right_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask) of token rows right-padded to the longest; mask is 1 on real tokens."""
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row)
+        mask[i, :len(row)] = 1
+    return ids, mask
+
+
 @torch.no_grad()
 def generate(vae, z, *, max_new_tokens: int = 256, temperature: float = 0.5, generator: torch.Generator | None = None,
              constraint=None, jump_forward: bool = False) -> list[str]:
@@ -70,12 +81,7 @@ def generate(vae, z, *, max_new_tokens: int = 256, temperature: float = 0.5, gen
             attn, done, alive = attn[keep], done[keep], alive[keep.cpu()]
             steps = [steps[i] for i in keep.tolist()]
             add = add[keep] if add is not None else None
-        width = max(map(len, steps))
-        step_ids = torch.full((len(steps), width), tok.pad_token_id, dtype=torch.long)
-        step_mask = torch.zeros((len(steps), width), dtype=torch.long)
-        for j, s in enumerate(steps):
-            step_ids[j, :len(s)] = torch.tensor(s)
-            step_mask[j, :len(s)] = 1
+        step_ids, step_mask = right_pad(steps, tok.pad_token_id)
         step_ids, step_mask = step_ids.to(dev), step_mask.to(dev) * (~done).long()[:, None]
         e = embed(step_ids)
         if add is not None:

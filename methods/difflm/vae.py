@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.api.models import cache_kwargs
-from methods.difflm.decode import generate
+from methods.difflm.decode import generate, right_pad
 from methods.difflm.injectors import build_injector
 
 
@@ -89,12 +89,7 @@ class TextVAE(nn.Module):
         tok = self.llm_tok
         bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
         ids = [bos + tok(t, add_special_tokens=False).input_ids[: self.max_len] + [tok.eos_token_id] for t in texts]
-        width = max(map(len, ids))
-        input_ids = torch.full((len(ids), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = torch.tensor(row)
-            mask[i, : len(row)] = 1
+        input_ids, mask = right_pad(ids, tok.pad_token_id)
         labels = input_ids.masked_fill(mask == 0, -100)
         return input_ids.to(self.device), mask.to(self.device), labels.to(self.device)
 

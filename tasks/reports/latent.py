@@ -24,6 +24,20 @@ def collapse_mark(recs: list[dict]) -> str:
     return f" ⚠ latent collapsed ({n}/{len(recs)} seeds)" if n else ""
 
 
+def latent_cells(recs: list[dict]):
+    """For a row's records: opt(key, digits), the mean of a latent diagnostic or `—` where a record lacks it;
+    the active units as `mean/d_z`; and each record's collapse state."""
+    lat = [r["method"]["extra"].get("latent") or {} for r in recs]
+
+    def opt(key: str, digits: int) -> str:
+        vals = [x.get(key) for x in lat]
+        return mean_std(vals, digits) if all(v is not None for v in vals) else "—"
+
+    au = (mean_std([x["active_units"] for x in lat], 0) + f"/{lat[0]['d_z']}"
+          if all("active_units" in x for x in lat) else "—")
+    return opt, au, [collapse_state(r) for r in recs]
+
+
 def reconstruction(groups: dict) -> list[str]:
     """Rows whose records carry a reconstruction check (DiffLM: greedy decode from μ of held-out rows) and,
     from the records that have them, the collapse diagnostics (methods/difflm/diagnostics.py)."""
@@ -43,13 +57,8 @@ def reconstruction(groups: dict) -> list[str]:
              "| usage gap | collapsed | worst columns |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, t, recs in rows:
         rc = [r["method"]["extra"]["reconstruction"] for r in recs]
-        lat = [r["method"]["extra"].get("latent") or {} for r in recs]
-        opt = lambda key, digits: (mean_std([x.get(key) for x in lat], digits)
-                                   if all(x.get(key) is not None for x in lat) else "—")
-        au = (mean_std([x["active_units"] for x in lat], 0) + f"/{lat[0]['d_z']}"
-              if all("active_units" in x for x in lat) else "—")
-        states = [collapse_state(r) for r in recs]
-        how = "" if all(lat) else " (examples)"
+        opt, au, states = latent_cells(recs)
+        how = "" if all(r["method"]["extra"].get("latent") for r in recs) else " (examples)"
         collapsed = ("—" if all(s is None for s in states) else
                      f"{'yes' if all(states) else 'no' if not any(states) else f'{sum(map(bool, states))}/{len(states)}'}{how}")
         worst = sorted(rc[0]["columns"].items(), key=lambda kv: kv[1]["exact"])[:3]
@@ -77,12 +86,7 @@ def latent_use(records: list[dict], label_of: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for (label, t), recs in sorted(groups.items()):
         rc = [r["method"]["extra"]["reconstruction"] for r in recs]
-        lat = [r["method"]["extra"].get("latent") or {} for r in recs]
-        opt = lambda key, digits: (mean_std([x.get(key) for x in lat], digits)
-                                   if all(x.get(key) is not None for x in lat) else "—")
-        au = (mean_std([x["active_units"] for x in lat], 0) + f"/{lat[0]['d_z']}"
-              if all("active_units" in x for x in lat) else "—")
-        states = [collapse_state(r) for r in recs]
+        opt, au, states = latent_cells(recs)
         collapsed = "—" if all(s is None for s in states) else f"{sum(map(bool, states))}/{len(states)} seeds"
         lines.append(f"| {label} | {t} | {len(recs)} | {rc[0].get('rows', '—')} | "
                      f"{mean_std([x.get('char_similarity') for x in rc], 3)} | {mean_std([x.get('exact_rate') for x in rc], 3)} | "
