@@ -42,6 +42,41 @@ def task_option_group(parser: argparse.ArgumentParser, task_name: str | None) ->
         g.add_argument(o.flag, dest=o.name, default=None, help=(o.help or o.type) + default, **kw)
 
 
+def executor_flags(p: argparse.ArgumentParser) -> None:
+    """Where jobs run. None of these given: one after another in this process, as always."""
+    g = p.add_argument_group("executors (default: jobs run one after another in this process)")
+    g.add_argument("--executor", choices=["local", "ray", "slurm"], default=None,
+                   help="run each job as a worker process: here (local), on a Ray cluster, or on Slurm (submitit)")
+    g.add_argument("--jobs", type=int, default=None, help="local: jobs at once (implies --executor local)")
+    g.add_argument("--job-timeout", type=float, default=None, metavar="SECONDS",
+                   help="stop a job after this long; it ends `error` with its phase and resumes on a rerun")
+    g.add_argument("--threads", type=int, default=None, help="threads per job (default: cores / jobs at once)")
+    g.add_argument("--ray-address", default=None, help="ray: cluster address (default: auto, else a local Ray)")
+    g.add_argument("--slurm-config", default=None, metavar="TOML",
+                   help="slurm: a file of partition, time_min, account, cpus, gpus, mem_gb, folder")
+    for key in ("partition", "account"):
+        g.add_argument(f"--slurm-{key}", default=None)
+    g.add_argument("--slurm-time", type=int, default=None, metavar="MINUTES")
+
+
+def executor_options(args):
+    """The executor the flags ask for, or None (in-process)."""
+    from harness.executors import Options
+
+    name = args.executor or ("local" if args.jobs or args.job_timeout else None)
+    if name is None:
+        return None
+    slurm = {}
+    if args.slurm_config:
+        import tomllib
+        with open(args.slurm_config, "rb") as f:
+            slurm.update(tomllib.load(f))
+    slurm.update({k: v for k, v in (("partition", args.slurm_partition), ("account", args.slurm_account),
+                                    ("time_min", args.slurm_time)) if v is not None})
+    return Options(name=name, jobs=args.jobs or 1, job_timeout_s=args.job_timeout, ray_address=args.ray_address,
+                   slurm=slurm, threads=args.threads)
+
+
 def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -62,6 +97,7 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
                    help="override one param of the profile, e.g. difflm.decoding=free (repeatable; the row name shows it)")
     r.add_argument("--no-preflight", action="store_true",
                    help="skip the fit + sample on ~200 rows that each method gets before its real fit")
+    executor_flags(r)
     task_option_group(r, task_name)
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
@@ -81,6 +117,9 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     b.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     b.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
     b.add_argument("--dry-run", action="store_true", help="sizes only (parameters, checkpoint), no weights loaded")
+
+    w = sub.add_parser("worker", help="run one job from its spec file (what executors start)", add_help=False)
+    w.add_argument("rest", nargs=argparse.REMAINDER)
 
     f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
     f.add_argument("names", nargs="*", default=[])
@@ -157,7 +196,7 @@ def cmd_run(args) -> int:
     reuse = (Archive(),) if args.reuse_archive else ()
     records = runner.run(task, args.methods, args.seeds, profile=args.profile, n_samples=args.n_samples,
                          store=store, force=args.force, quiet=args.quiet, command=command, overrides=overrides,
-                         reuse_from=reuse, preflight=not args.no_preflight)
+                         reuse_from=reuse, preflight=not args.no_preflight, executor=executor_options(args))
     failed = [r for r in records if r["status"] != "ok"]
     print(f"{len(records) - len(failed)} ok, {len(failed)} failed; records under {store.root}/{task.name}/ "
           f"(`python -m harness leaderboard` archives them and rebuilds the tables)")
@@ -225,6 +264,10 @@ def cmd_fetch(args) -> int:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from harness.api import DataError
+
+    if argv[:1] == ["worker"]:       # its own parser (harness/worker.py): what executors start on a node
+        from harness import worker
+        return worker.main(argv[1:])
 
     task_name = None
     if argv[:1] == ["run"]:         # the chosen task's options become flags (Task.options)

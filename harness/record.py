@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple] = {
     "timings_s": (dict,), "env": (dict,), "started_at": (str, type(None)), "finished_at": (str, type(None)),
     "peak_rss_mb": (int, float), "preflight": (dict,), "missing_values": (dict,), "synthetic_path": (str,),
     "synthetic_from": (str,), "kept_model": (dict,), "fit_reused": (dict,), "scoring_incomplete": (str,),
+    "run": (dict,),
 }
 REQUIRED = ("schema", "job_id", "spec", "task", "method", "seed", "status")
 

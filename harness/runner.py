@@ -85,22 +85,30 @@ def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, 
                 desc["overrides"] = user
             job = Job(name, method, JobSpec(task_key, desc, seed, n))
             if not force:
-                for source in [store, *reuse_from]:
-                    old = source.read(task.name, name, job.jid)
-                    if old and old["status"] == "ok":
-                        if old.get("scoring_incomplete") and source is store:
-                            job.sample_from = old   # scored with failures (e.g. a judge that was down): score again
-                        else:
-                            job.reused, job.reused_from = old, str(source)
-                        break
-                    if source is store and stopped_while_scoring(old, store):
-                        job.sample_from = old       # killed or failed after sampling: score its stored sample
-                        break
-                if job.reused is None and job.sample_from is None and task.scoring_options:
-                    key = sample_key(task_key, task.scoring_options, desc, seed, n)
-                    job.sample_from = store.finished_sample(task.name, name, key, task.scoring_options, job.jid)
+                find_reuse(job, task, store, reuse_from)
             jobs.append(job)
     return jobs
+
+
+def find_reuse(job: Job, task, store: Store, reuse_from=()) -> Job:
+    """What of this job is already done: a finished record to reuse, or a stored sample to score again."""
+    job.reused = job.sample_from = None
+    for source in [store, *reuse_from]:
+        old = source.read(task.name, job.name, job.jid)
+        if old and old["status"] == "ok":
+            if old.get("scoring_incomplete") and source is store:
+                job.sample_from = old   # scored with failures (e.g. a judge that was down): score again
+            else:
+                job.reused, job.reused_from = old, str(source)
+            return job
+        if source is store and stopped_while_scoring(old, store):
+            job.sample_from = old       # killed or failed after sampling: score its stored sample
+            return job
+    if task.scoring_options:
+        spec = job.spec
+        key = sample_key(spec.task, task.scoring_options, spec.method, spec.seed, spec.n_samples)
+        job.sample_from = store.finished_sample(task.name, job.name, key, task.scoring_options, job.jid)
+    return job
 
 
 def stopped_while_scoring(old: dict | None, store: Store) -> bool:
@@ -110,9 +118,24 @@ def stopped_while_scoring(old: dict | None, store: Store) -> bool:
                 and (store.root / old["synthetic_path"]).is_file())
 
 
+def load_task(task, *, notes: bool = True):
+    """(splits, load seconds, the task part of a job spec, what records say about the task)."""
+    t0 = time.perf_counter()
+    splits = task.load()
+    load_s = time.perf_counter() - t0
+    for note in splits.info.get("notes", []) if notes else ():   # what the task guessed (csv: column roles)
+        print(f"{task.name}: note: {note}", flush=True)
+    task_key = {"name": task.name, "version": task.version, "config": task.config(), "data_hash": splits.fingerprint()}
+    task_desc = {**task_key, "modality": task.modality, "family": task.family or task.name,
+                 "user_data": task.user_data, **task.describe(splits)}
+    return splits, load_s, task_key, task_desc
+
+
 def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu", n_samples: int | None = None,
         store: Store, force: bool = False, quiet: bool = False, command: str = "", overrides: dict | None = None,
-        reuse_from: tuple = (), preflight: bool = True) -> list[dict]:
+        reuse_from: tuple = (), preflight: bool = True, executor=None) -> list[dict]:
+    """Plan and run the jobs: here, one after another in this process (executor None, the default), or as worker
+    processes through an executor (harness/executors: local --jobs N, ray, slurm)."""
     from methods import METHODS
 
     classes = {m: METHODS.get(m) for m in method_names}     # unknown names fail before any work
@@ -122,17 +145,15 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
             classes[name].from_profile(profile, **user)
         except (TypeError, ValueError) as e:
             raise DataError(f"--set for {name}: {e}") from e
-    t0 = time.perf_counter()
-    splits = task.load()
-    load_s = time.perf_counter() - t0
-    for note in splits.info.get("notes", []):      # what the task guessed about the data (csv: column roles)
-        print(f"{task.name}: note: {note}", flush=True)
-    task_key = {"name": task.name, "version": task.version, "config": task.config(), "data_hash": splits.fingerprint()}
-    task_desc = {**task_key, "modality": task.modality, "family": task.family or task.name,
-                 "user_data": task.user_data, **task.describe(splits)}
+    splits, load_s, task_key, task_desc = load_task(task)
     jobs = plan(task, splits, classes, seeds, profile=profile, n_samples=n_samples, overrides=overrides, store=store,
                 reuse_from=reuse_from, force=force, task_key=task_key)
     announce(task, jobs, profile, store)
+    if executor is not None:
+        from harness.executors.submit import submit
+
+        return submit(task, jobs, store, executor, command=command, force=force, preflight=preflight,
+                      reuse_archive=bool(reuse_from), quiet=quiet)
     inputs = {name: method_inputs(cls, splits.train, splits.metadata) for name, cls in classes.items()}
     checks = preflights(task, jobs, inputs, profile=profile, store=store, enabled=preflight, force=force)
     env, records = environment(), []
@@ -148,7 +169,8 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
 
 
 def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *, command: str, quiet: bool,
-            load_s: float, force: bool = False, inputs: tuple | None = None, check: dict | None = None) -> dict:
+            load_s: float, force: bool = False, inputs: tuple | None = None, check: dict | None = None,
+            run_info: dict | None = None) -> dict:
     job_dir = store.job_dir(task.name, job.name, job.jid)
     # work/: this job's resumable state; _cache/: checkpoints several jobs may share. --force starts afresh.
     if force:
@@ -159,6 +181,8 @@ def run_job(task, splits, job: Job, task_desc: dict, store: Store, env: dict, *,
     train, meta, policy = inputs or (splits.train, splits.metadata, None)
     if check is not None:
         rec["preflight"] = check
+    if run_info:                     # which executor, node and attempt ran it (worker.py); absent in-process
+        rec["run"] = run_info
     if policy is not None:
         rec["missing_values"] = policy.describe()
     store.write(rec)

@@ -41,6 +41,11 @@ def load_record(path: Path) -> dict:
     return rec
 
 
+def store_for_record(path: Path) -> "Store":
+    """The store a record file lives in (<root>/<task>/<method>/<job_id>/record.json)."""
+    return Store(Path(path).resolve().parents[3])
+
+
 class Store:
     def __init__(self, root: str | Path = "runs"):
         self.root = Path(root)

@@ -192,6 +192,10 @@ class Method:
     # Overrides of the `smoke` profile for the runner's preflight: a fit + sample on ~200 training rows before a
     # long fit, so that a crash in `sample` shows in seconds. None: no preflight (the whole job takes seconds).
     preflight: ClassVar[dict | None] = {}
+    # What one job needs per profile, for executors that place jobs on a cluster (Ray's num_cpus/num_gpus/memory,
+    # Slurm's cpus/gpus/mem): {"cpus": int, "gpus": int, "memory_gb": float}; unset keys take RESOURCES.
+    resources: ClassVar[dict[str, dict]] = {}
+    RESOURCES: ClassVar[dict] = {"cpus": 1, "gpus": 0, "memory_gb": 4}
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -225,6 +229,10 @@ class Method:
         if unknown:
             raise ValueError(f"{cls.name}: unknown params {sorted(unknown)}; params are {cls._param_names()}")
         return cls(**params)
+
+    @classmethod
+    def resources_for(cls, profile: str) -> dict:
+        return {**cls.RESOURCES, **cls.resources.get(profile, {})}
 
     @classmethod
     def resolve_profile(cls, profile: str) -> str:
