@@ -121,6 +121,21 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run one job from its spec file (what executors start)", add_help=False)
     w.add_argument("rest", nargs=argparse.REMAINDER)
 
+    g = sub.add_parser("grid", help="run a grid file's jobs (tasks × methods × seeds) through an executor")
+    g.add_argument("grid", help="a grid TOML (grids/*.toml ships one per leaderboard)")
+    g.add_argument("--dry-run", action="store_true", help="job count and cost from measured wall times; runs nothing")
+    g.add_argument("--workers", type=_ints, default=[1, 4, 16, 64], help="dry run: the worker counts to cost")
+    g.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    g.add_argument("--force", action="store_true")
+    g.add_argument("--quiet", action="store_true")
+    g.add_argument("--reuse-archive", action="store_true")
+    g.add_argument("--no-preflight", action="store_true")
+    executor_flags(g)
+
+    st = sub.add_parser("status", help="done / running / failed / pending jobs of a grid (or of the whole store)")
+    st.add_argument("grid", nargs="?", default=None)
+    st.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+
     f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
     f.add_argument("names", nargs="*", default=[])
     return p
@@ -252,6 +267,51 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_grid(args) -> int:
+    from harness import grid
+    from harness.executors.submit import run_works, works_for
+    from harness.store import Archive, Store
+
+    if args.quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+    store, reuse = Store(args.store), ((Archive(),) if args.reuse_archive else ())
+    planned = grid.expand(grid.load(args.grid), store, force=args.force, reuse_from=reuse)
+    if args.dry_run:
+        print("\n".join(grid.dry_run(planned, grid.measured_seconds(Archive().records()), tuple(args.workers))))
+        return 0
+    options = executor_options(args)
+    if options is None:
+        from harness.executors import Options
+        options = Options()
+    command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    works = [w for task, jobs in planned for w in works_for(task.name, jobs, store, command=command, force=args.force,
+                                                             preflight=not args.no_preflight,
+                                                             reuse_archive=bool(reuse))]
+    done = sum(len(jobs) for _, jobs in planned) - len(works)
+    print(f"{args.grid}: {done + len(works)} jobs, {done} already done (store: {store.root}/)", flush=True)
+    outcomes = run_works(works, options, quiet=args.quiet)
+    failed = [o for o in outcomes if o.status != "ok"]
+    print(f"{len(outcomes) - len(failed)} ok, {len(failed)} failed, {done} done before; "
+          f"`python -m harness status {args.grid}` shows the grid")
+    return 1 if failed else 0
+
+
+def cmd_status(args) -> int:
+    from collections import Counter
+
+    from harness import grid
+    from harness.store import Store
+
+    store = Store(args.store)
+    if args.grid:
+        print("\n".join(grid.status_lines(grid.expand(grid.load(args.grid), store), store)))
+        return 0
+    counts = Counter((r["task"]["name"], r["method"]["name"], r["status"]) for r in store.records())
+    for (task, method, status), n in sorted(counts.items()):
+        print(f"{task}/{method}: {n} {status}")
+    return 0
+
+
 def cmd_fetch(args) -> int:
     from tasks import data
 
@@ -280,7 +340,7 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "show": cmd_show,
-                "bench": cmd_bench, "fetch": cmd_fetch}[args.command](args)
+                "bench": cmd_bench, "fetch": cmd_fetch, "grid": cmd_grid, "status": cmd_status}[args.command](args)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
