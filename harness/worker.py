@@ -125,6 +125,8 @@ def execute(spec_path: str | Path, *, executor: str = "local", quiet: bool = Tru
             runner.find_reuse(job, task, store, reuse)
             if job.reused is not None:
                 return 0
+        print(f"{task.name}/{name} seed {job.seed}: running {job.jid} (attempt {attempt}, {executor} executor, "
+              f"{socket.gethostname()} pid {os.getpid()})", flush=True)
         guarded = GuardedStore(store, lease)
         inputs = method_inputs(cls, splits.train, splits.metadata)
         checks = preflights(task, [job], {name: inputs}, profile=spec.method.get("profile", "cpu"), store=store,

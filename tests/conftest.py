@@ -59,3 +59,11 @@ def json_corpus():
     records = [{"colour": str(rng.choice(["red", "green", "blue"])), "size": str(rng.choice(["S", "M", "L"])),
                 "count": int(rng.integers(0, 21))} for _ in range(60)]
     return records, RecordMetadata(kind="json", schema=JSON_SCHEMA)
+
+
+@pytest.fixture(scope="session")
+def grid_reference(tmp_path_factory):
+    """The smoke grid run one job after another in process (tests/grid_helpers.py): what every executor must equal."""
+    from grid_helpers import sequential
+
+    return sequential(tmp_path_factory.mktemp("sequential-store"))
