@@ -61,7 +61,7 @@ def executor_flags(p: argparse.ArgumentParser) -> None:
 
 def executor_options(args):
     """The executor the flags ask for, or None (in-process)."""
-    from harness.executors import Options
+    from harness.executors.base import Options
 
     name = args.executor or ("local" if args.jobs or args.job_timeout else None)
     if name is None:
@@ -277,11 +277,12 @@ def cmd_grid(args) -> int:
     store, reuse = Store(args.store), ((Archive(),) if args.reuse_archive else ())
     planned = grid.expand(grid.load(args.grid), store, force=args.force, reuse_from=reuse)
     if args.dry_run:
-        print("\n".join(grid.dry_run(planned, grid.measured_seconds(Archive().records()), tuple(args.workers))))
+        print("\n".join(grid.dry_run(planned, grid.measured_seconds(Archive().records()), tuple(args.workers),
+                                      archive=Archive())))
         return 0
     options = executor_options(args)
     if options is None:
-        from harness.executors import Options
+        from harness.executors.base import Options
         options = Options()
     command = "python -m harness " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     works = [w for task, jobs in planned for w in works_for(task.name, jobs, store, command=command, force=args.force,

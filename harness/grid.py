@@ -121,6 +121,32 @@ def estimate(task: str, method: str, profile: str, measured: dict) -> float | No
     return measured["task"].get((task, method, profile), measured["method"].get((method, profile)))
 
 
+def _row_key(task: dict, method: dict, seed: int, n) -> str:
+    import json
+    return json.dumps([task, method["name"], method["profile"], method.get("overrides", {}), seed, n],
+                      sort_keys=True, default=str)
+
+
+def archived(planned: list[tuple], records) -> dict:
+    """{job id: the archive's current finished record of that job}. A current record (harness/leaderboard.py
+    `is_current`) that predates a param (at its default today) has another job id for the same job: it is matched
+    by task, method, profile, overrides, seed and n."""
+    from harness.leaderboard import is_current
+
+    current = {}
+    for r in records:
+        if r["status"] == "ok" and is_current(r):
+            spec = r["spec"]
+            current[_row_key(spec["task"], spec["method"], spec["seed"], spec.get("n_samples"))] = r
+    out = {}
+    for _, jobs in planned:
+        for j in jobs:
+            rec = current.get(_row_key(j.spec.task, j.spec.method, j.seed, j.n))
+            if rec is not None:
+                out[j.jid] = rec
+    return out
+
+
 def makespan(costs: list[float], workers: int) -> float:
     """Wall time of the jobs on `workers` equal workers, longest first to the least loaded (LPT)."""
     loads = [0.0] * max(1, workers)
@@ -133,8 +159,10 @@ def hours(s: float) -> str:
     return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
 
 
-def dry_run(planned: list[tuple], measured: dict, workers: tuple[int, ...] = (1, 4, 16, 64)) -> list[str]:
-    """The lines `grid --dry-run` prints: jobs and cost per method, in total, and on N workers."""
+def dry_run(planned: list[tuple], measured: dict, workers: tuple[int, ...] = (1, 4, 16, 64),
+            archive=None) -> list[str]:
+    """The lines `grid --dry-run` prints: jobs and cost per method, in total, and on N workers; with `archive`,
+    how many of the jobs have a finished record there (what `--reuse-archive` would not run again)."""
     rows: dict = {}
     for task, jobs in planned:
         for j in jobs:
@@ -147,6 +175,9 @@ def dry_run(planned: list[tuple], measured: dict, workers: tuple[int, ...] = (1,
             row["cost"].append(s) if s is not None else row.__setitem__("unknown", row["unknown"] + 1)
     total = sum(r["jobs"] for r in rows.values())
     lines = [f"{total} jobs ({sum(r['done'] for r in rows.values())} already done in the store)"]
+    if archive is not None:
+        kept = len(archived(planned, archive.records()))
+        lines[0] += f"; {kept} have a current finished record in {archive}/"
     for (name, profile), r in sorted(rows.items()):
         unknown = f", {r['unknown']} of unknown cost (never run)" if r["unknown"] else ""
         lines.append(f"  {name:<14} {profile:<6} {r['jobs']:>4} jobs, {r['jobs'] - r['done']:>4} to run: "

@@ -57,6 +57,21 @@ class JobSpec:
         return cls(task=d["task"], method=d["method"], seed=d["seed"], n_samples=d.get("n_samples"))
 
 
+SPEC_NAME = "spec.json"
+
+
+def write_spec(job_dir, spec: JobSpec, *, command: str, force: bool, preflight: bool, reuse_archive: bool = False):
+    """The file a worker runs (`python -m harness worker <job_dir>/spec.json`): the spec and how to run it."""
+    from pathlib import Path
+
+    from harness.api.io import write_json_atomic
+
+    path = Path(job_dir) / SPEC_NAME
+    write_json_atomic(path, {"spec": spec.to_dict(), "command": command, "force": force, "preflight": preflight,
+                             "reuse_archive": reuse_archive})
+    return path
+
+
 def new_record(spec: JobSpec, *, task_desc: dict, command: str, declared: dict, env: dict, load_s: float,
                started_at: str) -> dict:
     """A running job's first record."""

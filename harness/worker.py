@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 from harness.api import DataError
-from harness.api.io import read_json, write_json_atomic
+from harness.api.io import read_json
 from harness.lease import Lease, holder_of
 from harness.record import JobSpec
 
-SPEC_NAME = "spec.json"
 WAIT_POLL_S = 2.0
 
 
@@ -34,14 +33,6 @@ class JobTerminated(Exception):
 
 class LeaseLost(Exception):
     """This attempt's lease was taken over (it stalled past the stale limit): it must not write the record."""
-
-
-def write_spec(job_dir: Path, spec: JobSpec, *, command: str, force: bool, preflight: bool,
-               reuse_archive: bool = False) -> Path:
-    path = Path(job_dir) / SPEC_NAME
-    write_json_atomic(path, {"spec": spec.to_dict(), "command": command, "force": force, "preflight": preflight,
-                             "reuse_archive": reuse_archive})
-    return path
 
 
 def store_of(spec_path: Path):

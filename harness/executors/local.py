@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from harness.executors import Outcome, default_threads
+from harness.executors.base import Outcome, default_threads
 from harness.executors.process import run_worker, stop_all
 
 

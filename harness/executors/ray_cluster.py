@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from harness.api import DataError
-from harness.executors import Outcome, missing_extra
+from harness.executors.base import Outcome, missing_extra
 from harness.executors.process import run_worker
 
 MAX_RETRIES = 3
@@ -65,9 +65,16 @@ class RayExecutor:
 
         self.connect()
         remote = ray.remote(_job)
-        refs = {}
+        refs, alive = {}, [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        most = {k: max((n.get(k, 0) for n in alive), default=0) for k in ("CPU", "GPU")}
         for w in works:
-            r = w.resources
+            r = dict(w.resources)
+            if r["gpus"] > most["GPU"]:
+                raise DataError(f"{w.label} needs {r['gpus']} GPU(s) and no node of this Ray cluster has one")
+            if r["cpus"] > most["CPU"]:       # a laptop's small nodes: run it on the largest rather than never
+                print(f"{w.label}: asks for {r['cpus']} CPUs, the largest node has {most['CPU']:.0f}; using that",
+                      flush=True)
+                r["cpus"] = most["CPU"]
             opts = {"num_cpus": r["cpus"], "num_gpus": r["gpus"], "max_retries": MAX_RETRIES}
             if r.get("memory_gb"):
                 opts["memory"] = int(r["memory_gb"] * 2**30)

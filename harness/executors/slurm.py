@@ -1,8 +1,7 @@
 """`--executor slurm`: jobs on a Slurm cluster through submitit (sbatch files, job ids, `sacct` polling, job arrays,
-requeue on preemption). Jobs with equal resources go in one job array; each array task runs the job's worker in
-the Slurm job's own process (Slurm already gives it a process tree, limits and a kill), so `scancel` or a time limit
-reaches the worker as SIGTERM and its record ends `error` with its phase; a job killed harder is marked by the
-submitter. A fresh submitit folder per submission under <store>/_slurm/: Slurm's job ids restart after its state
+requeue on preemption). Jobs with equal resources go in one job array; each array task runs the job's worker process
+inside its Slurm job (harness/executors/process.py), so `scancel` or a time limit reaches the worker as SIGTERM and
+its record ends `error` with its phase; a job killed harder is marked by the submitter. A fresh submitit folder per submission under <store>/_slurm/: Slurm's job ids restart after its state
 is wiped, and a reused folder could hand back an old result.
 
 Settings: `--slurm-partition`, `--slurm-account`, `--slurm-time` (minutes), or a TOML file (`--slurm-config`) with
@@ -17,7 +16,7 @@ import uuid
 from pathlib import Path
 
 from harness.api import DataError
-from harness.executors import Outcome, missing_extra
+from harness.executors.base import Outcome, missing_extra
 
 POLL_S = 2.0
 DEFAULT_TIME_MIN = 24 * 60
@@ -31,19 +30,12 @@ class SlurmJob:
         self.spec_path = spec_path
 
     def __call__(self) -> dict:
-        from harness.executors.process import record_status
-        from harness.worker import execute
-
         import os
 
-        from harness.executors.process import THREAD_VARS
+        from harness.executors.process import run_worker
 
-        cpus = os.environ.get("SLURM_CPUS_PER_TASK")
-        if cpus:                          # the job's allotment, before torch or XGBoost read their thread counts
-            os.environ.update({k: cpus for k in THREAD_VARS})
-        t0 = time.monotonic()
-        rc = execute(self.spec_path, executor="slurm")
-        return {"rc": rc, "status": record_status(Path(self.spec_path)), "seconds": round(time.monotonic() - t0, 1)}
+        cpus = os.environ.get("SLURM_CPUS_PER_TASK")       # the job's allotment: torch's and XGBoost's threads
+        return run_worker(self.spec_path, executor="slurm", threads=int(cpus) if cpus else None)
 
     def __submitit_checkpoint__(self):
         import submitit

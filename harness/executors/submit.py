@@ -7,9 +7,10 @@ import sys
 from tqdm.auto import tqdm
 
 from harness.console import summary
-from harness.executors import Work, build
+from harness.executors import build
+from harness.executors.base import Work
+from harness.record import write_spec
 from harness.store import Store
-from harness.worker import write_spec
 
 
 def works_for(task_name: str, jobs, store: Store, *, command: str, force: bool, preflight: bool,

@@ -17,6 +17,8 @@ class CTGANMethod(CTGANFamily):
     _library_class = "CTGAN"
     profiles = {"smoke": {"epochs": 2, "batch_size": 50}, "cpu": {}, "gpu": {}, "paper": {}}
     # adult, 2 CPU cores: fit 24 min in two of three seeds (the third ran 96 min on a loaded machine)
+    # per job, for cluster executors (harness/executors)
+    resources = {"cpu": {"cpus": 2, "memory_gb": 4}, "gpu": {"cpus": 2, "gpus": 1, "memory_gb": 8}}
     cost = {"smoke": "seconds", "cpu": "~25 min on adult, 2 cores", "gpu": "minutes on one GPU (the cpu profile's params)",
             "paper": "~25 min on adult, 2 cores (the cpu profile's params)"}
 

@@ -34,6 +34,9 @@ class DiffLMMethod(Method):
     modalities = frozenset(MODALITIES)
     # adult, 2 idle CPU cores: VAE + diffusion 30 min, 2,000 rows 12 min (method_notes.csv, "sizing"); records
     # with long texts get fewer VAE steps (max_train_positions), so their fit takes about as long
+    # per job, for cluster executors (harness/executors): a frozen LLM and its decode batches on 2 cores; one GPU
+    resources = {"cpu": {"cpus": 2, "memory_gb": 8}, "gpu": {"cpus": 4, "gpus": 1, "memory_gb": 32},
+                 "paper": {"cpus": 8, "gpus": 1, "memory_gb": 64}}
     cost = {"smoke": "seconds", "cpu": "~50 min on adult, 2 cores (~12 min when the VAE is cached)",
             "gpu": "one GPU, under 10 min on adult (estimated; benchmarks/device_difflm_gpu.sh)",
             "paper": "GPU, hours (Mistral-7B)"}

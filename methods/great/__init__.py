@@ -69,6 +69,8 @@ class GReaTMethod(Method):
                   "max_samples": None, "sample_batch_size": 256},
     }
     # adult, 2 CPU cores: fit 6 min + 150 rows 32 min on the cpu profile
+    # per job, for cluster executors (harness/executors)
+    resources = {"cpu": {"cpus": 2, "memory_gb": 8}, "paper": {"cpus": 4, "gpus": 1, "memory_gb": 16}}
     cost = {"smoke": "~1 min", "cpu": "~40 min on adult, 2 cores", "paper": "GPU, hours (distilgpt2, 100 epochs)"}
 
     def __init__(self, llm: str = "smollm2", epochs: int = 1, batch_size: int = 8, lr: float = 2e-4,

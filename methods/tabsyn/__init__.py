@@ -53,6 +53,9 @@ class TabSynMethod(Method):
         "gpu": {},              # the original's settings, as `paper` (and __init__'s defaults): one profile
     }
     default_profile = "paper"
+    # per job, for cluster executors (harness/executors)
+    resources = {"cpu": {"cpus": 2, "memory_gb": 8}, "gpu": {"cpus": 4, "gpus": 1, "memory_gb": 16},
+                 "paper": {"cpus": 4, "gpus": 1, "memory_gb": 16}}
     cost = {"smoke": "seconds", "cpu": "~35 min on adult, 2 cores (15-37 min on the five tables)",
             "gpu": "GPU, ~15 min on adult (one H200)", "paper": "GPU, ~15 min on adult (one H200); days on a CPU"}
 

@@ -11,6 +11,8 @@ class TVAEMethod(CTGANFamily):
     _library_class = "TVAE"
     profiles = {"smoke": {"epochs": 2, "batch_size": 50}, "cpu": {}, "gpu": {}, "paper": {}}
     # adult, 2 CPU cores: fit 9-10 min in two of three seeds (the third ran 33 min on a loaded machine)
+    # per job, for cluster executors (harness/executors)
+    resources = {"cpu": {"cpus": 2, "memory_gb": 4}, "gpu": {"cpus": 2, "gpus": 1, "memory_gb": 8}}
     cost = {"smoke": "seconds", "cpu": "~10 min on adult, 2 cores", "gpu": "minutes on one GPU (the cpu profile's params)",
             "paper": "~10 min on adult, 2 cores (the cpu profile's params)"}
 
