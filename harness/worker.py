@@ -62,7 +62,8 @@ def _on_sigterm(signum, frame):
 
 def run_info(executor: str, attempt: int) -> dict:
     info = {"executor": executor, "node": socket.gethostname(), "pid": os.getpid(), "attempt": attempt}
-    for key, env in (("slurm_job_id", "SLURM_JOB_ID"), ("slurm_array_task_id", "SLURM_ARRAY_TASK_ID"),
+    for key, env in (("slurm_job_id", "SLURM_JOB_ID"), ("slurm_array_job_id", "SLURM_ARRAY_JOB_ID"),
+                     ("slurm_array_task_id", "SLURM_ARRAY_TASK_ID"),
                      ("ray_node_id", "HARNESS_RAY_NODE_ID"), ("threads", "HARNESS_THREADS")):
         if os.environ.get(env):
             info[key] = os.environ[env]

@@ -74,6 +74,15 @@ class Scores:
                                     # their retries): the record says so and the next run scores that job again
 
 
+def cpu_threads() -> int | None:
+    """The threads this job may use when an executor gave it an allotment (HARNESS_THREADS; harness/executors),
+    else None: the library's own default. Plugins that pick a thread count (XGBoost's n_jobs) ask here."""
+    import os
+
+    value = os.environ.get("HARNESS_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 class Task:
     """A task owns its data, splits, metrics (declared with their direction) and report.
 

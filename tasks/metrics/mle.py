@@ -18,7 +18,7 @@ from sklearn.metrics import mean_squared_error, roc_auc_score
 from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import OneHotEncoder
 
-from harness.api import TableMetadata
+from harness.api import TableMetadata, cpu_threads
 
 GRID = {"n_estimators": [10, 50, 100], "min_child_weight": [1, 10], "max_depth": [5, 10, 20],
         "gamma": [0.0, 1.0]}
@@ -69,8 +69,8 @@ def mle(train: pd.DataFrame, test: pd.DataFrame, meta: TableMetadata, *, seed: i
     same trees for any thread count, and a small table gains nothing from threads."""
     import xgboost as xgb
 
-    if n_jobs is None:
-        n_jobs = 1 if len(train) < SMALL else -1
+    if n_jobs is None:          # an executor's allotment (harness.api.cpu_threads) caps "all cores"
+        n_jobs = 1 if len(train) < SMALL else (cpu_threads() or -1)
 
     train = train.dropna(subset=[meta.target]).reset_index(drop=True)
     test = test.dropna(subset=[meta.target]).reset_index(drop=True)
