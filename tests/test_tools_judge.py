@@ -94,7 +94,7 @@ def test_config_from_options_and_describe(monkeypatch):
     monkeypatch.setenv("DIFFLM_JUDGE_API_KEY", "sk-test-SECRET123")
     d = c.describe()
     assert d == {"base_url": "https://flag/v1", "model": "flag-model", "temperature": 1.0, "json_mode": True,
-                 "seed": None}
+                 "seed": None, "structured": "object", "max_tokens": 512}
     assert "SECRET" not in repr(c) + json.dumps(d) and "pw" not in json.dumps(d)
 
 
