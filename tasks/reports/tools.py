@@ -30,16 +30,31 @@ def _judged(records):
     return rows
 
 
+def _uncalibrated(recs) -> str:
+    """' ⚠ uncalibrated judge' when any seed's calibration failed (tasks/tools/calibration.py), else ''."""
+    bad = [r for r in recs if (r["metrics"].get("judge_calibration") or {}).get("calibrated") is False]
+    return " ⚠ uncalibrated judge" if bad else ""
+
+
 def preference_table(rows: dict) -> list[str]:
-    lines = ["| method | judge | mode | seeds | synthetic wins % | equal % | real wins % | groups | failed |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """Table 3 with the judge's calibration beside it: the null comparison (real train vs held-out real; ideal: as
+    many wins as losses), A/B order agreement, parse rate, and the real records' mean score."""
+    lines = ["| method | judge | mode | seeds | synthetic wins % | equal % | real wins % | groups | failed | "
+             "null: held-out wins / real wins % | order agreement | parse rate | real score |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (label, judge), recs in sorted(rows.items()):
         for mode in ("faithful", "category"):
             if not any(f"judge_{mode}_win" in r["metrics"] for r in recs):
                 continue
             cell = lambda k, d=1: mean_std([r["metrics"].get(f"judge_{mode}_{k}") for r in recs], d)
-            lines.append(f"| {label} | {judge} | {mode} | {len(recs)} | {cell('win')} | {cell('equal')} | "
-                         f"{cell('lose')} | {cell('groups', 0)} | {cell('failed', 0)} |")
+            m = lambda k, d=2: mean_std([r["metrics"].get(k) for r in recs], d)
+            null = (f"{m(f'judge_null_{mode}_win', 1)} / {m(f'judge_null_{mode}_lose', 1)}"
+                    if any(f"judge_null_{mode}_win" in r["metrics"] for r in recs) else "not run")
+            order = m("judge_order_agreement") if mode == "category" else "one order"
+            real = mean_std([(r["metrics"].get("judge_scores") or {}).get("real", {}).get("mean") for r in recs], 2)
+            lines.append(f"| {label}{_uncalibrated(recs)} | {judge} | {mode} | {len(recs)} | {cell('win')} | "
+                         f"{cell('equal')} | {cell('lose')} | {cell('groups', 0)} | {cell('failed', 0)} | {null} | "
+                         f"{order} | {m('judge_parse_rate')} | {real} |")
     return lines
 
 
@@ -89,7 +104,12 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
     if rows:
         lines += ["`faithful`: the authors' code (groups = tool names over the union of both sides, API names only,",
                   "one seeded A/B order); `category`: ToolBench categories present on both sides, full records, both",
-                  "orders judged (a disagreement counts as equal). % of judged groups.", "", *preference_table(rows)]
+                  "orders judged (a disagreement counts as equal). % of judged groups.",
+                  "Calibration, measured in the same run: the null comparison judges the real training records against",
+                  "the held-out real split exactly like real vs synthetic (an unbiased judge splits evenly); order",
+                  "agreement is the share of groups whose two A/B orders pick the same side; parse rate is the share of",
+                  "answers holding a valid judgement. ⚠ uncalibrated judge: null comparison more than 20 points from",
+                  "even, or parse rate under 90 % (tasks/tools/calibration.py).", "", *preference_table(rows)]
     else:
         lines += ["No run was judged yet (see below)."]
     lines += ["", f"The paper (judge: GPT-4 per its text, gpt-3.5-turbo-1106 in the authors' code; their ToolBench set): "
