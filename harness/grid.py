@@ -82,7 +82,7 @@ def build_task(name: str, options: dict, profile: str):
 
 def expand(blocks: list[Block], store, *, force: bool = False, reuse_from=()) -> list[tuple]:
     """[(task, jobs)] with each job's reuse found in the store: the plan of every block, tasks loaded once."""
-    from harness import runner
+    from harness import planning
     from methods import METHODS
 
     out, loaded = [], {}
@@ -91,11 +91,11 @@ def expand(blocks: list[Block], store, *, force: bool = False, reuse_from=()) ->
             task = build_task(name, b.options, b.profile)
             key = (name, repr(sorted(task.config().items())))
             if key not in loaded:
-                loaded[key] = runner.load_task(task, notes=False)
+                loaded[key] = planning.load_task(task, notes=False)
             splits, _, task_key, _ = loaded[key]
             classes = {m: METHODS.get(m) for m in b.methods}
-            runner.check_modalities(task, classes)
-            jobs = runner.plan(task, splits, classes, b.seeds, profile=b.profile, n_samples=b.n_samples,
+            planning.check_modalities(task, classes)
+            jobs = planning.plan(task, splits, classes, b.seeds, profile=b.profile, n_samples=b.n_samples,
                                overrides=b.overrides, store=store, reuse_from=reuse_from, force=force,
                                task_key=task_key)
             out.append((task, jobs))

@@ -72,7 +72,7 @@ def run_info(executor: str, attempt: int) -> dict:
 
 def execute(spec_path: str | Path, *, executor: str = "local", quiet: bool = True) -> int:
     """Run the job of SPEC; returns the exit status (see the module docstring)."""
-    from harness import runner
+    from harness import planning, runner
     from harness.api.missing import method_inputs
     from harness.preflight import preflights
     from harness.provenance import environment
@@ -86,18 +86,18 @@ def execute(spec_path: str | Path, *, executor: str = "local", quiet: bool = Tru
     spec = JobSpec.from_dict(payload["spec"])
     store = store_of(spec_path)
     task = TASKS.get(spec.task["name"])(**spec.task["config"])
-    splits, load_s, task_key, task_desc = runner.load_task(task, notes=False)
+    splits, load_s, task_key, task_desc = planning.load_task(task, notes=False)
     if JobSpec(task_key, spec.method, spec.seed, spec.n_samples).job_id != spec.job_id:
         raise DataError(f"job {spec.job_id}: the data of task {task.name} here hash to {task_key['data_hash']}, "
                         f"not the spec's {spec.task['data_hash']} (another copy of the data on this node?)")
     name = spec.method["name"]
     cls = METHODS.get(name)
-    job = runner.Job(name, cls(**spec.method["params"]), spec)
+    job = planning.Job(name, cls(**spec.method["params"]), spec)
     reuse = (Archive(),) if payload.get("reuse_archive") else ()
     job_dir = store.job_dir(task.name, name, job.jid)
     while True:
         if not payload.get("force"):
-            runner.find_reuse(job, task, store, reuse)
+            planning.find_reuse(job, task, store, reuse)
             if job.reused is not None:
                 print(f"{task.name}/{name} seed {job.seed}: already done ({job.jid})", flush=True)
                 return 0
@@ -114,7 +114,7 @@ def execute(spec_path: str | Path, *, executor: str = "local", quiet: bool = Tru
         payload["force"] = False         # the other attempt did the forced run
     try:
         if not payload.get("force"):     # finished between our check and our claim
-            runner.find_reuse(job, task, store, reuse)
+            planning.find_reuse(job, task, store, reuse)
             if job.reused is not None:
                 return 0
         print(f"{task.name}/{name} seed {job.seed}: running {job.jid} (attempt {attempt}, {executor} executor, "
