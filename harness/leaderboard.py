@@ -59,6 +59,32 @@ def row_label(rec: dict) -> str:
                       rec["method"].get("overrides"), getattr(cls, "label_defaults", {}))
 
 
+def as_shown(rec: dict) -> dict:
+    """The record as the pages show it: `--set` values that the profile itself says today are dropped, so a
+    `--set k=16` run made before the profile adopted k 16 shares a row (and the ablation table) with the profile's
+    seeds — their params are equal; `labels` still names any param that differs. The stored record is unchanged."""
+    kept = effective_overrides(rec)
+    if kept == (rec["method"].get("overrides") or {}):
+        return rec
+    method = {k: v for k, v in rec["method"].items() if k != "overrides"} | ({"overrides": kept} if kept else {})
+    return {**rec, "method": method}
+
+
+def effective_overrides(rec: dict) -> dict:
+    """The user's --set values that differ from what the record's profile says today."""
+    from methods import METHODS
+
+    user, name = rec["method"].get("overrides") or {}, rec["method"]["name"]
+    if not user or name not in METHODS.names():
+        return user
+    cls = METHODS.get(name)
+    try:
+        profile = _flat(_normal(cls.from_profile(rec["method"]["profile"]).get_params()))
+    except (TypeError, ValueError, KeyError):
+        return user
+    return {k: v for k, v in user.items() if k not in profile or _normal(v) != profile[k]}
+
+
 def _flat_params(rec: dict) -> dict:
     """A record's method params without the seed; nested dicts (a config object) are flattened one level."""
     return _flat(rec["method"].get("params", {}))
@@ -246,7 +272,7 @@ def write_all(store: Store, include_smoke: bool = False, out_dir: Path = BOARD_D
               include_user_data: bool = False) -> list[Path]:
     archive = Archive(out_dir / "records")
     archive.add_from(store, keep=keep_for_archive(include_smoke, include_user_data))
-    records = archive.records()
+    records = [as_shown(r) for r in archive.records()]
     written = []
     for family, text in build_pages(records, out_dir).items():
         path = out_dir / f"{family}.md"

@@ -80,7 +80,7 @@ PROFILES = {
     # Longer records get the same compute (500k decoder positions), not the same steps. The measurements behind
     # each number: docs/difflm.md and leaderboards/method_notes.csv (topic "sizing").
     "cpu": DiffLMConfig(row_format="json-array", max_train_rows=4000, max_steps=350, eval_every=50, val_rows=128,
-                        max_train_positions=500_000,
+                        max_train_positions=500_000, k=16,
                         batch_size=16, lr=1e-3, enc_lr=5e-5, weight_decay=0.0, lr_schedule="cosine",
                         warmup_frac=0.03, beta_max=0.02, beta_min=0.0002, beta_patience=2, stop_patience=4,
                         feature_norm="batch", mu_bn=1.0, logvar_init=-4.0, max_sample_rows=2000,
