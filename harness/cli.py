@@ -93,6 +93,8 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
 
     f = sub.add_parser("fetch", help="download datasets from the UCI origin (sha256-checked)")
     f.add_argument("names", nargs="*", default=[])
+    from harness.envs import add_parser as add_env_parser
+    add_env_parser(sub)
     return p
 
 
@@ -106,6 +108,10 @@ def cmd_list(args) -> int:
         opts = ", ".join(o.flag + ("" if o.type == "bool" else f" {o.type.upper()}") for o in cls.declared_options())
         print(f"  {name:<10} {cls.modality:<6} options: {opts or 'none'}")
     print("methods:  " + ", ".join(METHODS.names()) + "  (each refuses data it does not handle before any work)")
+    from harness.envs import environments
+    for env_name, (env, names) in sorted(environments().items()):
+        print(f"          {', '.join(names)} run in the {env_name} environment ("
+              + ("built" if env.ready() else f"not built: `python -m harness env {env_name}`") + ")")
     print("profiles: " + "; ".join(f"{k} ({v})" for k, v in PROFILES.items()))
     return 0
 
@@ -222,6 +228,11 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    from harness.envs import cmd_env as run_env
+    return run_env(args)
+
+
 def cmd_fetch(args) -> int:
     from tasks import data
 
@@ -250,7 +261,7 @@ def main(argv=None) -> int:
     args.extra = extra
     try:
         return {"list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard, "show": cmd_show,
-                "bench": cmd_bench, "fetch": cmd_fetch, "grid": cmd_grid, "status": cmd_status}[args.command](args)
+                "bench": cmd_bench, "fetch": cmd_fetch, "grid": cmd_grid, "status": cmd_status, "env": cmd_env}[args.command](args)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

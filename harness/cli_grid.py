@@ -71,6 +71,9 @@ def cmd_grid(args) -> int:
         print("\n".join(grid.dry_run(planned, grid.measured_seconds(Archive().records()), tuple(args.workers),
                                       archive=Archive())))
         return 0
+    from harness.planning import check_environments
+    from methods import METHODS
+    check_environments({j.name: METHODS.get(j.name) for _, jobs in planned for j in jobs if j.reused is None})
     options = executor_options(args)
     if options is None:
         from harness.executors.base import Options

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from harness.api import DataError, modality_noun
+from harness.api.envs import EnvironmentMissing
 from harness.record import JobSpec
 from harness.store import Store, sample_key
 
@@ -45,6 +46,19 @@ def check_modalities(task, classes: dict) -> None:
     if refused:
         raise DataError(f"{', '.join(refused)} {'does' if len(refused) == 1 else 'do'} not handle "
                         f"{modality_noun(task.modality)} (task {task.name})")
+
+
+def check_environments(classes: dict) -> None:
+    """Before any work: a method that runs in its own environment (harness.api.envs) needs it built here."""
+    missing = [(name, cls.environment) for name, cls in classes.items()
+               if cls.environment is not None and not cls.environment.ready()]
+    if missing:
+        envs = {env.name: env for _, env in missing}
+        names = ", ".join(name for name, _ in missing)
+        raise EnvironmentMissing(f"{names} {'needs' if len(missing) == 1 else 'need'} the "
+                                 f"{'/'.join(envs)} environment, not built here: create it with "
+                                 + " and ".join(f"`python -m harness env {e}`" for e in envs)
+                                 + "".join(f" ({env.size_note})" for env in envs.values() if env.size_note))
 
 
 def plan(task, splits, classes, seeds, *, profile, n_samples, overrides, store, reuse_from, force, task_key):

@@ -24,7 +24,7 @@ from harness.console import announce, summary
 from harness.api.missing import method_inputs, missing_rates
 from harness.preflight import KeptModel, preflights, reuse_fitted
 from harness.provenance import environment, now, peak_rss_mb
-from harness.planning import Job, check_modalities, find_reuse, load_task, plan, stopped_while_scoring  # noqa: F401
+from harness.planning import Job, check_environments, check_modalities, find_reuse, load_task, plan, stopped_while_scoring  # noqa: F401
 from harness.record import new_record
 from harness.store import Store
 
@@ -38,6 +38,7 @@ def run(task, method_names: list[str], seeds: list[int], *, profile: str = "cpu"
 
     classes = {m: METHODS.get(m) for m in method_names}     # unknown names fail before any work
     check_modalities(task, classes)
+    check_environments(classes)
     for name, user in (overrides or {}).items():     # a bad --set is refused before the data is read
         try:
             classes[name].from_profile(profile, **user)

@@ -18,5 +18,10 @@ for _name, _target in {
     "difflm-embed": "methods.difflm:DiffLMEmbed",
     "difflm-cycle": "methods.difflm:DiffLMCycle",
     "difflm-nodiff": "methods.difflm:DiffLMNoDiff",
+    # synthcity's plugins, run in synthcity's own environment (`python -m harness env synthcity`)
+    "tabddpm": "methods.synthcity.baselines:TabDDPMMethod",
+    "arf": "methods.synthcity.baselines:ARFMethod",
+    "bayesnet": "methods.synthcity.baselines:BayesNetMethod",
+    "nflow": "methods.synthcity.baselines:NFlowMethod",
 }.items():
     METHODS.add(_name, _target)

@@ -205,6 +205,9 @@ class Method:
     # Slurm's cpus/gpus/mem): {"cpus": int, "gpus": int, "memory_gb": float}; unset keys take RESOURCES.
     resources: ClassVar[dict[str, dict]] = {}
     RESOURCES: ClassVar[dict] = {"cpus": 1, "gpus": 0, "memory_gb": 4}
+    # A method whose libraries cannot live in our environment declares the one it runs in (harness.api.envs);
+    # the runner refuses it before any work when that environment is not built.
+    environment: ClassVar = None
 
     @classmethod
     def _param_names(cls) -> list[str]:

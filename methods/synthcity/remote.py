@@ -1,0 +1,103 @@
+"""Runs inside the synthcity environment (its own interpreter; nothing of this project is importable there).
+
+    python remote.py fit DIR        DIR/job.json + DIR/train.csv  ->  DIR/model.bin, DIR/fit.json
+    python remote.py sample DIR N SEED                              ->  DIR/sample-SEED-N.csv, DIR/sample-SEED-N.json
+
+job.json: {"plugin", "params", "seed", "columns", "categorical", "target", "task_type"}. Each result JSON holds
+the seconds taken, the versions found and, on failure, the error (the exit status is then 1).
+"""
+import json
+import os
+import sys
+import time
+import traceback
+from importlib import metadata
+from pathlib import Path
+
+VERSIONS = ("synthcity", "torch", "numpy", "pandas", "scikit-learn", "opacus")
+
+
+def versions() -> dict:
+    out = {}
+    for name in VERSIONS:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    out["python"] = sys.version.split()[0]
+    return out
+
+
+def read_table(path: Path, job: dict):
+    import pandas as pd
+
+    dtypes = {c: str for c in job["categorical"]}
+    return pd.read_csv(path, dtype=dtypes, keep_default_na=False, na_values=[""])[job["columns"]]
+
+
+def set_threads() -> None:
+    threads = os.environ.get("HARNESS_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        import torch
+
+        torch.set_num_threads(int(threads))
+
+
+def fit(folder: Path) -> dict:
+    import numpy as np
+    import torch
+    from synthcity.plugins import Plugins
+    from synthcity.plugins.core.dataloader import GenericDataLoader
+    from synthcity.utils.serialization import save_to_file
+
+    job = json.loads((folder / "job.json").read_text())
+    set_threads()
+    train = read_table(folder / "train.csv", job)
+    np.random.seed(job["seed"])
+    torch.manual_seed(job["seed"])
+    loader = GenericDataLoader(train, target_column=job.get("target"))
+    plugin = Plugins().get(job["plugin"], random_state=job["seed"], workspace=folder / "workspace", **job["params"])
+    t0 = time.perf_counter()
+    plugin.fit(loader)
+    fit_s = time.perf_counter() - t0
+    save_to_file(str(folder / "model.bin"), plugin)
+    return {"fit_s": round(fit_s, 3), "rows": len(train)}
+
+
+def sample(folder: Path, n: int, seed: int) -> dict:
+    import numpy as np
+    import torch
+    from synthcity.utils.serialization import load_from_file
+
+    job = json.loads((folder / "job.json").read_text())
+    set_threads()
+    plugin = load_from_file(str(folder / "model.bin"))
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    out = plugin.generate(count=n, random_state=seed).dataframe()
+    gen_s = time.perf_counter() - t0
+    out = out[job["columns"]]
+    out.to_csv(folder / f"sample-{seed}-{n}.csv", index=False)
+    return {"generate_s": round(gen_s, 3), "rows": len(out)}
+
+
+def main(argv: list) -> int:
+    command, folder = argv[0], Path(argv[1])
+    result_path = folder / ("fit.json" if command == "fit" else f"sample-{argv[3]}-{argv[2]}.json")
+    result = {"command": command, "versions": versions(), "interpreter": sys.executable}
+    try:
+        result.update(fit(folder) if command == "fit" else sample(folder, int(argv[2]), int(argv[3])))
+        status = 0
+    except Exception as e:                     # the harness reads the error from the result and the log
+        result["error"] = f"{type(e).__name__}: {e}"
+        traceback.print_exc()
+        status = 1
+    tmp = result_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, result_path)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
