@@ -130,14 +130,18 @@ def _row_key(task: dict, method: dict, seed: int, n) -> str:
 def archived(planned: list[tuple], records) -> dict:
     """{job id: the archive's current finished record of that job}. A current record (harness/leaderboard.py
     `is_current`) that predates a param (at its default today) has another job id for the same job: it is matched
-    by task, method, profile, overrides, seed and n."""
-    from harness.leaderboard import is_current
+    by task, method, profile, overrides, seed and n — the overrides as the pages count them (`--set` values the
+    profile itself says today are dropped: such a run is a profile run, as its leaderboard row says)."""
+    from harness.leaderboard import effective_overrides, is_current
 
     current = {}
     for r in records:
         if r["status"] == "ok" and is_current(r):
             spec = r["spec"]
-            current[_row_key(spec["task"], spec["method"], spec["seed"], spec.get("n_samples"))] = r
+            method = {k: v for k, v in spec["method"].items() if k != "overrides"}
+            if effective_overrides(r):
+                method["overrides"] = effective_overrides(r)
+            current[_row_key(spec["task"], method, spec["seed"], spec.get("n_samples"))] = r
     out = {}
     for _, jobs in planned:
         for j in jobs:
