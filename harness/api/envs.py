@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import io
 import json
 import os
 import signal
@@ -104,15 +105,18 @@ def run_script(env: Environment, script: Path, args: list[str], *, log: Path | N
     out = open(log, "a", encoding="utf-8") if log else None
     try:
         proc = subprocess.Popen([str(env.interpreter()), str(script), *map(str, args)], stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=child_env, text=True, errors="replace",
-                                preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, env=child_env, preexec_fn=_die_with_parent)
+        # newline="": a progress bar's "\r" updates stay updates on the console instead of a line each
+        lines = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace", newline="")
         try:
-            for line in proc.stdout:
-                tail.append(line.rstrip("\n"))
+            for line in lines:
+                if line.strip():
+                    tail.append(line.strip())
                 if out:
                     out.write(line)
                 if not quiet:
                     sys.stderr.write(line)
+                    sys.stderr.flush()
             rc = proc.wait()
         except BaseException:
             proc.kill()
