@@ -43,6 +43,36 @@ def set_threads() -> None:
         torch.set_num_threads(int(threads))
 
 
+def use_declared_categories(categorical: list) -> None:
+    """Make synthcity's models treat the table's declared categorical columns as categories.
+
+    synthcity label-encodes string columns and then each model guesses which columns are discrete by counting
+    values (<= 10): adult's education (16 codes), occupation (15) and native.country (42) become numbers, so a
+    Bayesian network adds Gaussian noise to the codes and rounds to a neighbouring category, ARF splits them as
+    intervals and TabDDPM diffuses them as Gaussians. The guess stays for undeclared columns; declared ones are
+    always discrete. Patched here, in the worker's own interpreter, because synthcity exposes no parameter for it."""
+    import sys
+
+    import synthcity.plugins.core.models.tabular_ddpm  # noqa: F401  (imported so the loop below finds them)
+    import synthcity.plugins.core.models.tabular_encoder  # noqa: F401
+    from synthcity.plugins.core.models.tabular_arf import TabularARF
+    from synthcity.utils import dataframe as frame
+
+    declared, guess = set(categorical), frame.discrete_columns
+
+    def discrete_columns(df, max_classes: int = 10, return_counts: bool = False) -> list:
+        found = {c if not return_counts else c[0] for c in guess(df, max_classes, return_counts)}
+        keep = [c for c in df.columns if c in found or c in declared]
+        return [(c, df[c].nunique()) for c in keep] if return_counts else keep
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("synthcity"):
+            for attr in ("discrete_columns", "find_cat_cols"):
+                if getattr(module, attr, None) is guess:
+                    setattr(module, attr, discrete_columns)
+    TabularARF.get_categorical_cols = lambda self, X, var_threshold: discrete_columns(X, var_threshold)
+
+
 def fit(folder: Path) -> dict:
     import numpy as np
     import torch
@@ -57,6 +87,7 @@ def fit(folder: Path) -> dict:
     torch.manual_seed(job["seed"])
     loader = GenericDataLoader(train, target_column=job.get("target"))
     plugin = Plugins().get(job["plugin"], random_state=job["seed"], workspace=folder / "workspace", **job["params"])
+    use_declared_categories(job["categorical"])      # after Plugins() has imported every model module
     t0 = time.perf_counter()
     plugin.fit(loader)
     fit_s = time.perf_counter() - t0
