@@ -143,6 +143,8 @@ def test_tools_task_with_a_judge_through_the_fake_server(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     page = (boards / "tools.md").read_text()
     assert "fake-judge" in page and "Table 3" in page and list((boards / "figures").glob("tools-scores-*.png"))
+    if "⚠ uncalibrated judge |" in page:          # a marked row says why, under the table
+        assert "judge fake-judge, seed 0 (record " in page
 
 
 def test_judge_failures_mark_the_record_and_the_next_run_asks_only_those_again(tmp_path):

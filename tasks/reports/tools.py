@@ -36,6 +36,20 @@ def _uncalibrated(recs) -> str:
     return " ⚠ uncalibrated judge" if bad else ""
 
 
+def judge_notes(rows: dict) -> list[str]:
+    """One line per judged row saying why its judge is uncalibrated and what the server did (from the record), so
+    a row of 'failed' cells reads as a finding about the judge, not a gap."""
+    out = []
+    for (label, judge), recs in sorted(rows.items()):
+        for r in recs:
+            cal, info = r["metrics"].get("judge_calibration") or {}, r["metrics"].get("judge") or {}
+            said = "; ".join(x for x in (cal.get("why") if cal.get("calibrated") is False else "", info.get("note"))
+                             if x)
+            if said:
+                out.append(f"- {label}, judge {judge}, seed {r['seed']} (record {r['job_id']}): {said}.")
+    return out
+
+
 def preference_table(rows: dict) -> list[str]:
     """Table 3 with the judge's calibration beside it: the null comparison (real train vs held-out real; ideal: as
     many wins as losses), A/B order agreement, parse rate, and the real records' mean score."""
@@ -110,6 +124,8 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
                   "agreement is the share of groups whose two A/B orders pick the same side; parse rate is the share of",
                   "answers holding a valid judgement. ⚠ uncalibrated judge: null comparison more than 20 points from",
                   "even, or parse rate under 90 % (tasks/tools/calibration.py).", "", *preference_table(rows)]
+        notes_ = judge_notes(rows)
+        lines += ["", *notes_] if notes_ else []
     else:
         lines += ["No run was judged yet (see below)."]
     lines += ["", f"The paper (judge: GPT-4 per its text, gpt-3.5-turbo-1106 in the authors' code; their ToolBench set): "
