@@ -132,7 +132,7 @@ def archived(planned: list[tuple], records) -> dict:
     `is_current`) that predates a param (at its default today) has another job id for the same job: it is matched
     by task, method, profile, overrides, seed and n — the overrides as the pages count them (`--set` values the
     profile itself says today are dropped: such a run is a profile run, as its leaderboard row says)."""
-    from harness.leaderboard import effective_overrides, is_current
+    from harness.rows import effective_overrides, is_current
 
     current = {}
     for r in records:

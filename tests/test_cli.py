@@ -67,7 +67,7 @@ def test_set_overrides_a_param_and_is_recorded(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads(next((tmp_path / "runs").glob("csv/smote/*/record.json")).read_text())
     assert rec["method"]["params"]["k_neighbors"] == 3 and rec["method"]["overrides"] == {"k_neighbors": 3}
-    from harness.leaderboard import row_label
+    from harness.rows import row_label
     assert row_label(rec) == "smote (cpu profile, k_neighbors=3)"
 
 

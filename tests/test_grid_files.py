@@ -9,7 +9,7 @@ from grid_helpers import REPO, harness
 
 from harness import grid
 from harness.api import DataError
-from harness.leaderboard import is_current
+from harness.rows import is_current
 from harness.store import Archive, Store
 
 SHIPPED = sorted((REPO / "grids").glob("*.toml"))
