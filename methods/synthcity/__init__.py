@@ -41,6 +41,7 @@ class SynthcityMethod(Method):
     # no preflight: the fitted plugin stays in the job's folder (keep_fitted), so a failed `sample` is retried
     # without a refit, and each start of synthcity's interpreter costs seconds
     preflight = None
+    no_preflight_why = "a failed sample is retried from the fitted plugin kept in the job's folder, without a refit"
 
     def plugin_params(self) -> dict:
         raise NotImplementedError
