@@ -168,10 +168,13 @@ def dry_run(planned: list[tuple], measured: dict, workers: tuple[int, ...] = (1,
     """The lines `grid --dry-run` prints: jobs and cost per method, in total, and on N workers; with `archive`,
     how many of the jobs have a finished record there (what `--reuse-archive` would not run again)."""
     rows: dict = {}
+    kept = archived(planned, archive.records()) if archive is not None else {}
     for task, jobs in planned:
         for j in jobs:
-            row = rows.setdefault((j.name, j.desc["profile"]), {"jobs": 0, "done": 0, "cost": [], "unknown": 0})
+            row = rows.setdefault((j.name, j.desc["profile"]),
+                                  {"jobs": 0, "done": 0, "cost": [], "unknown": 0, "archived": 0})
             row["jobs"] += 1
+            row["archived"] += j.jid in kept
             if j.reused is not None:
                 row["done"] += 1
                 continue
@@ -180,11 +183,11 @@ def dry_run(planned: list[tuple], measured: dict, workers: tuple[int, ...] = (1,
     total = sum(r["jobs"] for r in rows.values())
     lines = [f"{total} jobs ({sum(r['done'] for r in rows.values())} already done in the store)"]
     if archive is not None:
-        kept = len(archived(planned, archive.records()))
-        lines[0] += f"; {kept} have a current finished record in {archive}/"
+        lines[0] += f"; {len(kept)} have a current finished record in {archive}/"
     for (name, profile), r in sorted(rows.items()):
         unknown = f", {r['unknown']} of unknown cost (never run)" if r["unknown"] else ""
-        lines.append(f"  {name:<14} {profile:<6} {r['jobs']:>4} jobs, {r['jobs'] - r['done']:>4} to run: "
+        missing = f" ({r['jobs'] - r['archived']} not in the archive)" if archive is not None else ""
+        lines.append(f"  {name:<14} {profile:<6} {r['jobs']:>4} jobs, {r['jobs'] - r['done']:>4} to run{missing}: "
                      f"~{hours(sum(r['cost']))} of measured wall time{unknown}")
     costs = [c for r in rows.values() for c in r["cost"]]
     lines.append(f"  total to run: ~{hours(sum(costs))} of wall time as measured (archive records' fit + sample "
