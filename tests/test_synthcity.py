@@ -45,3 +45,5 @@ def test_synthcity_smoke_jobs_end_to_end(tmp_path):
     # codes were noised and rounded, and 'Trinadad&Tobago' outnumbered 'United-States' (90 % of adult)
     bn = pd.read_csv(store / records["bayesnet"]["synthetic_path"])
     assert bn["native.country"].value_counts(normalize=True).get("United-States", 0) > 0.7
+    # numbers go through quantile bins and come back as training values from their bin: whole ages stay whole
+    assert records["bayesnet"]["method"]["params"]["numeric_bins"] == 8 and (bn["age"] % 1 == 0).all()

@@ -3,7 +3,7 @@
     python remote.py fit DIR        DIR/job.json + DIR/train.csv  ->  DIR/model.bin, DIR/fit.json
     python remote.py sample DIR N SEED                              ->  DIR/sample-SEED-N.csv, DIR/sample-SEED-N.json
 
-job.json: {"plugin", "params", "seed", "columns", "categorical", "target", "task_type"}. Each result JSON holds
+job.json: {"plugin", "params", "seed", "columns", "categorical", "target", "task_type", "numeric_bins"}. Each result JSON holds
 the seconds taken, the versions found and, on failure, the error (the exit status is then 1).
 """
 import json
@@ -73,6 +73,48 @@ def use_declared_categories(categorical: list) -> None:
     TabularARF.get_categorical_cols = lambda self, X, var_threshold: discrete_columns(X, var_threshold)
 
 
+def bin_numbers(train, job: dict, folder: Path):
+    """Quantile bins for numeric columns with more distinct values than `numeric_bins` (None: none binned).
+
+    A Bayesian network in synthcity keeps every distinct value as a state, so a network edge between two numeric
+    columns with ~20k values each (default's bill amounts) needs a 20k x 20k table: 15 GB and growing before we
+    stopped it. Binning is what Bayesian-network synthesisers do (PrivBayes); a bin comes back as one of the
+    training values that fell in it, drawn at random, so each column's values stay real ones."""
+    import numpy as np
+
+    bins, binned = job.get("numeric_bins"), {}
+    if not bins:
+        return train, job["categorical"]
+    train = train.copy()
+    for c in [c for c in job["columns"] if c not in job["categorical"]]:
+        x = train[c]
+        if x.nunique() <= bins:
+            continue
+        v, q = x.dropna(), np.linspace(0, 1, bins + 1)
+        edges = np.unique(np.quantile(v, q))[1:-1]
+        if len(edges) < bins // 2:       # a point mass (adult's capital.gain: 92 % zeros) swallows the quantiles
+            edges = np.unique(np.concatenate([edges, np.quantile(v[v != v.mode()[0]], q)[:-1]]))
+        code = np.searchsorted(edges, x, side="right")
+        binned[c] = [sorted(x[(code == b) & x.notna()].astype(float).tolist()) for b in range(len(edges) + 1)]
+        train[c] = [f"bin{b}" if known else None for b, known in zip(code, x.notna())]
+    (folder / "bins.json").write_text(json.dumps(binned))
+    return train, job["categorical"] + list(binned)
+
+
+def unbin_numbers(out, folder: Path, seed: int):
+    """Each bin label back to a training value from that bin (seeded)."""
+    import numpy as np
+
+    path = folder / "bins.json"
+    if not path.exists():
+        return out
+    rng, binned = np.random.default_rng(seed), json.loads(path.read_text())
+    for c, values in binned.items():
+        out[c] = [rng.choice(values[int(str(v)[3:])]) if str(v).startswith("bin") and values[int(str(v)[3:])]
+                  else None for v in out[c]]
+    return out
+
+
 def fit(folder: Path) -> dict:
     import numpy as np
     import torch
@@ -82,12 +124,12 @@ def fit(folder: Path) -> dict:
 
     job = json.loads((folder / "job.json").read_text())
     set_threads()
-    train = read_table(folder / "train.csv", job)
+    train, categorical = bin_numbers(read_table(folder / "train.csv", job), job, folder)
     np.random.seed(job["seed"])
     torch.manual_seed(job["seed"])
     loader = GenericDataLoader(train, target_column=job.get("target"))
     plugin = Plugins().get(job["plugin"], random_state=job["seed"], workspace=folder / "workspace", **job["params"])
-    use_declared_categories(job["categorical"])      # after Plugins() has imported every model module
+    use_declared_categories(categorical)      # after Plugins() has imported every model module
     t0 = time.perf_counter()
     plugin.fit(loader)
     fit_s = time.perf_counter() - t0
@@ -108,7 +150,7 @@ def sample(folder: Path, n: int, seed: int) -> dict:
     t0 = time.perf_counter()
     out = plugin.generate(count=n, random_state=seed).dataframe()
     gen_s = time.perf_counter() - t0
-    out = out[job["columns"]]
+    out = unbin_numbers(out[job["columns"]], folder, seed)
     out.to_csv(folder / f"sample-{seed}-{n}.csv", index=False)
     return {"generate_s": round(gen_s, 3), "rows": len(out)}
 
