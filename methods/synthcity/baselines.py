@@ -57,12 +57,11 @@ class BayesNetMethod(SynthcityMethod):
     # numeric_bins: synthcity keeps every distinct number as a state, and an edge between two numeric columns
     # with ~20k values each (default's bill amounts) took 15 GB and growing; 20 quantile bins, each drawn back
     # as a training value from its bin (remote.py), is how Bayesian-network synthesisers (PrivBayes) handle it
-    profiles = {"smoke": {"encoder_max_clusters": 3, "numeric_bins": 8}, "cpu": {"numeric_bins": 20},
-                "paper": {"numeric_bins": 20}}
+    profiles = {"smoke": {"encoder_max_clusters": 3, "numeric_bins": 8}, "cpu": {}, "paper": {}}
     cost = {"smoke": "seconds", "cpu": "about a minute on 2 cores", "paper": "about a minute on 2 cores"}
 
     def __init__(self, struct_learning_search_method: str = "tree_search", struct_learning_score: str = "k2",
-                 struct_max_indegree: int = 4, encoder_max_clusters: int = 10, numeric_bins: int | None = None,
+                 struct_max_indegree: int = 4, encoder_max_clusters: int = 10, numeric_bins: int | None = 20,
                  seed: int = 0):
         self.struct_learning_search_method, self.struct_learning_score = struct_learning_search_method, struct_learning_score
         self.struct_max_indegree, self.encoder_max_clusters, self.seed = struct_max_indegree, encoder_max_clusters, seed
@@ -83,10 +82,10 @@ class NFlowMethod(SynthcityMethod):
     name, plugin = "nflow", "nflow"
     # cpu: 100 epochs, where synthcity's own early stopping would first look (n_iter_min); its default 1,000
     # epochs take ~4.5 s each on adult's 26k rows on 2 cores (over an hour)
-    profiles = {"smoke": {"n_iter": 2}, "cpu": {"n_iter": 100}, "paper": {}}
+    profiles = {"smoke": {"n_iter": 2}, "cpu": {}, "paper": {"n_iter": 1000}}
     cost = {"smoke": "seconds", "cpu": "about 10 minutes on 2 cores", "paper": "over an hour on 2 cores"}
 
-    def __init__(self, n_iter: int = 1000, batch_size: int = 200, lr: float = 1e-3, n_layers_hidden: int = 1,
+    def __init__(self, n_iter: int = 100, batch_size: int = 200, lr: float = 1e-3, n_layers_hidden: int = 1,
                  n_units_hidden: int = 100, num_transform_blocks: int = 1, seed: int = 0):
         self.n_iter, self.batch_size, self.lr, self.n_layers_hidden = n_iter, batch_size, lr, n_layers_hidden
         self.n_units_hidden, self.num_transform_blocks, self.seed = n_units_hidden, num_transform_blocks, seed
