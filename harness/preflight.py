@@ -45,7 +45,7 @@ def _error(e: BaseException) -> dict:
 
 def skip_reason(cls, profile: str) -> str | None:
     if cls.preflight is None:
-        return getattr(cls, "no_preflight_why", "") or "the method's whole run takes seconds"
+        return cls.no_preflight_why or "the method's whole run takes seconds"
     if profile == "smoke":
         return "the smoke profile is itself a quick run"
     if "smoke" not in cls.profiles:

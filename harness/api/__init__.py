@@ -201,6 +201,7 @@ class Method:
     # Overrides of the `smoke` profile for the runner's preflight: a fit + sample on ~200 training rows before a
     # long fit, so that a crash in `sample` shows in seconds. None: no preflight (the whole job takes seconds).
     preflight: ClassVar[dict | None] = {}
+    no_preflight_why: ClassVar[str] = ""      # what `run` prints when preflight is None (default: "takes seconds")
     # What one job needs per profile, for executors that place jobs on a cluster (Ray's num_cpus/num_gpus/memory,
     # Slurm's cpus/gpus/mem): {"cpus": int, "gpus": int, "memory_gb": float}; unset keys take RESOURCES.
     resources: ClassVar[dict[str, dict]] = {}

@@ -60,7 +60,8 @@ class SynthcityMethod(Method):
         train[metadata.columns].to_csv(folder / "train.csv", index=False)
         write_json_atomic(folder / "job.json", {
             "plugin": self.plugin, "params": self.plugin_params(), "seed": self.seed, "columns": metadata.columns,
-            "categorical": metadata.categorical, "target": metadata.target, "task_type": metadata.task_type, **self.job_options()})
+            "categorical": metadata.categorical, "target": metadata.target, "task_type": metadata.task_type,
+            **self.job_options()})
         run_script(self.environment, HERE / "remote.py", ["fit", folder], log=folder / "remote.log")
         self.fit_info_ = json.loads((folder / "fit.json").read_text())
         self.env_info_ = {"name": self.environment.name, "lock_hash": info["lock_hash"],

@@ -3,8 +3,8 @@
     python remote.py fit DIR        DIR/job.json + DIR/train.csv  ->  DIR/model.bin, DIR/fit.json
     python remote.py sample DIR N SEED                              ->  DIR/sample-SEED-N.csv, DIR/sample-SEED-N.json
 
-job.json: {"plugin", "params", "seed", "columns", "categorical", "target", "task_type", "numeric_bins"}. Each result JSON holds
-the seconds taken, the versions found and, on failure, the error (the exit status is then 1).
+job.json: {"plugin", "params", "seed", "columns", "categorical", "target", "task_type", "numeric_bins"}. Each
+result JSON holds the seconds taken, the versions found and, on failure, the error (the exit status is then 1).
 """
 import json
 import os
@@ -108,10 +108,15 @@ def unbin_numbers(out, folder: Path, seed: int):
     path = folder / "bins.json"
     if not path.exists():
         return out
-    rng, binned = np.random.default_rng(seed), json.loads(path.read_text())
-    for c, values in binned.items():
-        out[c] = [rng.choice(values[int(str(v)[3:])]) if str(v).startswith("bin") and values[int(str(v)[3:])]
-                  else None for v in out[c]]
+    rng = np.random.default_rng(seed)
+    for c, values in json.loads(path.read_text()).items():
+        pools = [np.asarray(v) for v in values]           # once per bin, not once per drawn row
+
+        def draw(label):
+            pool = pools[int(label[3:])] if isinstance(label, str) and label.startswith("bin") else ()
+            return rng.choice(pool) if len(pool) else None
+
+        out[c] = [draw(v) for v in out[c]]
     return out
 
 

@@ -124,8 +124,8 @@ def sections(records: list[dict], *, label_of: dict, notes: dict, out_dir: Path)
                   "agreement is the share of groups whose two A/B orders pick the same side; parse rate is the share of",
                   "answers holding a valid judgement. ⚠ uncalibrated judge: null comparison more than 20 points from",
                   "even, or parse rate under 90 % (tasks/tools/calibration.py).", "", *preference_table(rows)]
-        notes_ = judge_notes(rows)
-        lines += ["", *notes_] if notes_ else []
+        why = judge_notes(rows)
+        lines += ["", *why] if why else []
     else:
         lines += ["No run was judged yet (see below)."]
     lines += ["", f"The paper (judge: GPT-4 per its text, gpt-3.5-turbo-1106 in the authors' code; their ToolBench set): "
