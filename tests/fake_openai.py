@@ -65,8 +65,8 @@ class FakeOpenAI:
         self.script: deque = deque()
         self.requests: list[dict] = []
         self.reject_json_mode = False   # answer 400 to any request that sends response_format
-        self.die_after: int | None = None   # after this many answered requests, drop every connection and stop
-        self._answered = 0
+        self.die_after: int | None = None   # after this many requests taken, drop every connection and stop
+        self._taken = 0
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -108,13 +108,15 @@ class FakeOpenAI:
         with self._lock:
             headers = {k.lower(): v for k, v in h.headers.items()}
             self.requests.append({"path": h.path, "headers": headers, "body": body})
-            dead = self.die_after is not None and self._answered >= self.die_after
+            dead = self.die_after is not None and self._taken >= self.die_after
             if dead:
                 behaviour = ("drop",)
             elif self.reject_json_mode and "response_format" in body:
                 behaviour = ("status", 400, "response_format is not supported")
             else:
                 behaviour = self.script.popleft() if self.script else ("default",)
+            if not dead:    # counted here, under the lock: a client may send its next request before
+                self._taken += 1   # this handler's reply has finished, and that request must see the count
         if dead:
             threading.Thread(target=self.stop, daemon=True).start()
         prompt = (body.get("messages") or [{}])[-1].get("content", "")
@@ -140,8 +142,6 @@ class FakeOpenAI:
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                              "finish_reason": "stop", "logprobs": None}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-            with self._lock:
-                self._answered += 1
         except (BrokenPipeError, ConnectionResetError):   # the client gave up (timeout) first
             pass
 
