@@ -83,7 +83,7 @@ def report_sections(family: str, records: list[dict], label_of: dict, out_dir: P
 
 
 def build_page(family: str, records: list[dict], out_dir: Path = BOARD_DIR, *, history: bool = False) -> str:
-    label_of = labels(records)
+    label_of = labels(records, history)
     ok = [r for r in records if r["status"] == "ok"]
     if history:
         head = [f"# {family.capitalize()} leaderboard: history", "",

@@ -82,24 +82,31 @@ def _normal(x):
 def is_current(rec: dict) -> bool:
     """A record is current when its job is what today's code resolves for its method, profile and overrides
     (the same params) on today's version of its task; anything else is history."""
+    task = task_class(rec["task"]["name"])      # None: a task no longer installed, judged by its method alone
+    if task is not None and rec["task"].get("version") != task.version:
+        return False
+    return stale_params(rec) == {}
+
+
+def stale_params(rec: dict) -> dict | None:
+    """{param: the record's value} for each param where it differs from what today's code resolves for its
+    method, profile and overrides ("unset": the record predates the param and ran otherwise than its
+    `params_before` value); None when today's code cannot resolve the spec (method or profile gone)."""
     from methods import METHODS
 
     name, profile = rec["method"]["name"], rec["method"]["profile"]
-    task = task_class(rec["task"]["name"])      # None: a task no longer installed, judged by its method alone
-    if name not in METHODS.names() or (task is not None and rec["task"].get("version") != task.version):
-        return False
+    if name not in METHODS.names() or profile not in METHODS.get(name).profiles:
+        return None
     cls = METHODS.get(name)
-    if profile not in cls.profiles:
-        return False
     try:
         params = cls.from_profile(profile, **rec["method"].get("overrides", {})).get_params()
     except (TypeError, ValueError):
-        return False
+        return None
     now, then = _flat(_normal(params)), _flat_params(rec)
-    defaults = _normal(cls.param_defaults())
-    if set(then) - set(now):
-        return False
-    return all(then[k] == v if k in then else v == defaults.get(k, object()) for k, v in now.items())
+    before = _normal({**cls.param_defaults(), **cls.params_before})   # what a record without a param ran with
+    gone = {k: then[k] for k in set(then) - set(now)}
+    return gone | {k: then.get(k, "unset") for k, v in now.items()
+                   if (then[k] != v if k in then else v != before.get(k, object()))}
 
 
 def _flat(params: dict) -> dict:
@@ -119,11 +126,12 @@ def device_note(recs: list[dict]) -> str:
     return "" if devices[0] in ("cpu", "unknown") else f", on {devices[0]}"
 
 
-def labels(records) -> dict:
+def labels(records, history: bool = False) -> dict:
     """job_id -> row name: method, profile, the user's overrides, non-default task options and the device. Runs
     that share a name but not their params (a profile was resized between them; only on history pages, since
     current runs of one name share their spec) must not be averaged as seeds of one row: each such name gets the
-    params that differ."""
+    params that differ. On a history page a name also gets the params where a run differs from today's spec, so
+    no old row reads like a current one."""
     base = {r["job_id"]: row_label(r) for r in records}
     groups, task_of = defaultdict(list), {r["job_id"]: r["task"]["name"] for r in records}
     for r in records:
@@ -134,8 +142,11 @@ def labels(records) -> dict:
         by_name[base[r["job_id"]]][r["job_id"]] = _flat_params(r)
     out = dict(base)
     for name, flats in by_name.items():
-        differ = sorted({k for f in flats.values() for k in f
-                         if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1})
+        differ = {k for f in flats.values() for k in f
+                  if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1}
+        if history:
+            differ |= {k for r in records if r["job_id"] in flats for k in (stale_params(r) or {})}
+        differ = sorted(differ)
         if differ:
             for jid, f in flats.items():
                 out[jid] = name[:-1] + ", " + ", ".join(f"{k}={f[k] if k in f else 'unset'}" for k in differ) + ")"

@@ -216,3 +216,34 @@ def test_archived_schema_1_records_read_as_specs_whose_hash_is_their_id():
     from harness.store import Archive
     recs = Archive().records()
     assert recs and all(r["schema"] == SCHEMA and spec_of(r).job_id == r["job_id"] for r in recs)
+
+
+def test_a_record_older_than_a_param_counts_as_the_value_it_ran_with():
+    """A record without a param ran as the code behaved before the param existed: its default, unless the method
+    says otherwise in params_before (bayesnet's numeric_bins: records before binning kept every value a state)."""
+    from harness.rows import is_current
+    from methods import METHODS
+    from tasks import TASKS
+
+    version = TASKS.get("adult").version
+    bayes = METHODS.get("bayesnet")
+    today = json.loads(json.dumps(bayes.from_profile("cpu").get_params()))
+    for params, current in (({k: v for k, v in today.items() if k != "numeric_bins"}, False), (today, True)):
+        rec = fake("adult", "bayesnet", 0, 0.8, 2.0, params=params)
+        rec["task"]["version"] = version
+        assert is_current(rec) is current
+    tvae = METHODS.get("tvae")        # no params_before: a missing param counts as its default
+    params = json.loads(json.dumps(tvae.from_profile("cpu").get_params()))     # as a stored record holds it
+    rec = fake("adult", "tvae", 0, 0.8, 2.0, params={k: v for k, v in params.items() if k != sorted(params)[0]})
+    rec["task"]["version"] = version
+    assert not tvae.params_before and is_current(rec)
+
+
+def test_a_history_row_names_the_params_where_it_differs_from_today():
+    from harness.rows import labels
+    from methods import METHODS
+
+    params = json.loads(json.dumps(METHODS.get("bayesnet").from_profile("cpu").get_params()))
+    old = fake("adult", "bayesnet", 0, 0.9, 9.0, params={k: v for k, v in params.items() if k != "numeric_bins"})
+    assert labels([old])[old["job_id"]] == "bayesnet (cpu profile)"
+    assert labels([old], history=True)[old["job_id"]] == "bayesnet (cpu profile, numeric_bins=unset)"

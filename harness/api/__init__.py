@@ -209,6 +209,10 @@ class Method:
     # A method whose libraries cannot live in our environment declares the one it runs in (harness.api.envs);
     # the runner refuses it before any work when that environment is not built.
     environment: ClassVar = None
+    # A param added after records were made, whose default changes what the method does: the value the code
+    # behaved as before the param existed. A stored record without the param counts as that value, not as
+    # today's default, so an old record does not pose as a run of today's spec (see harness/rows.py).
+    params_before: ClassVar[dict] = {}
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -222,7 +226,7 @@ class Method:
     @classmethod
     def param_defaults(cls) -> dict:
         """Each param's value when unset (a config dict's fields flattened one level). A record made before a
-        param existed ran with this value: a new param's default keeps the old behaviour, by convention."""
+        param existed ran with this value, unless `params_before` says what it ran with."""
         sig = inspect.signature(cls.__init__).parameters
         return {k: sig[k].default for k in cls._param_names() if sig[k].default is not inspect.Parameter.empty}
 

@@ -59,6 +59,7 @@ class BayesNetMethod(SynthcityMethod):
     # as a training value from its bin (remote.py), is how Bayesian-network synthesisers (PrivBayes) handle it
     profiles = {"smoke": {"encoder_max_clusters": 3, "numeric_bins": 8}, "cpu": {}, "paper": {}}
     cost = {"smoke": "seconds", "cpu": "about a minute on 2 cores", "paper": "about a minute on 2 cores"}
+    params_before = {"numeric_bins": None}     # records from before binning kept every value as a state
 
     def __init__(self, struct_learning_search_method: str = "tree_search", struct_learning_score: str = "k2",
                  struct_max_indegree: int = 4, encoder_max_clusters: int = 10, numeric_bins: int | None = 20,
