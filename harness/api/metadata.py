@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Union
 
 import pandas as pd
 
@@ -101,3 +101,7 @@ class RecordMetadata:
 
     def describe(self) -> dict:
         return {"modality": self.kind, "has_schema": self.schema is not None}
+
+
+Metadata = Union[TableMetadata, RecordMetadata]
+Data = Union[pd.DataFrame, list]       # a table, or a list of records
