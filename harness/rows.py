@@ -95,9 +95,9 @@ def stale_params(rec: dict) -> dict | None:
     from methods import METHODS
 
     name, profile = rec["method"]["name"], rec["method"]["profile"]
-    if name not in METHODS.names() or profile not in METHODS.get(name).profiles:
+    cls = METHODS.get(name) if name in METHODS.names() else None
+    if cls is None or profile not in cls.profiles:
         return None
-    cls = METHODS.get(name)
     try:
         params = cls.from_profile(profile, **rec["method"].get("overrides", {})).get_params()
     except (TypeError, ValueError):
@@ -140,13 +140,12 @@ def labels(records, history: bool = False) -> dict:
     by_name = defaultdict(dict)
     for r in records:
         by_name[base[r["job_id"]]][r["job_id"]] = _flat_params(r)
+    stale = {r["job_id"]: stale_params(r) or {} for r in records} if history else {}
     out = dict(base)
     for name, flats in by_name.items():
         differ = {k for f in flats.values() for k in f
                   if len({json.dumps(g.get(k), sort_keys=True) for g in flats.values()}) > 1}
-        if history:
-            differ |= {k for r in records if r["job_id"] in flats for k in (stale_params(r) or {})}
-        differ = sorted(differ)
+        differ = sorted(differ.union(*(stale.get(jid, {}) for jid in flats)))
         if differ:
             for jid, f in flats.items():
                 out[jid] = name[:-1] + ", " + ", ".join(f"{k}={f[k] if k in f else 'unset'}" for k in differ) + ")"

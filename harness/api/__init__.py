@@ -1,9 +1,10 @@
 """The kernel: the contracts a plugin implements and everything a plugin may import from the harness.
 
 `harness.api` (this module) holds the contracts: a Task (load -> Splits, score) here, a Method (fit ->
-sample) in `method`, and their metadata. Beside it, in this package: `metadata` (TableMetadata, RecordMetadata), `registry`
-(name -> plugin, entry points), `io` (atomic writes, resumable checkpoints), `models` (the packaged small
-models), `missing` (the missing-value policy) and `tables` (markdown number formatting). Methods and tasks
+sample) in `method`, and their metadata. Beside it, in this package: `metadata` (TableMetadata,
+RecordMetadata), `registry` (name -> plugin, entry points), `io` (atomic writes, resumable checkpoints),
+`models` (the packaged small models), `missing` (the missing-value policy) and `tables` (markdown number
+formatting). Methods and tasks
 import nothing else of `harness` (tests/test_layers.py); the app (cli, runner, store, leaderboard, ...) sits
 beside this package and reaches plugins through the registries. A method sees only the training split and
 its metadata; it never sees validation or test data and never scores itself. Tables are one modality among
@@ -25,6 +26,8 @@ from harness.api.method import Method, NotFittedError, TooFewValidError  # noqa:
 from harness.api.options import RUN_PROFILE, Option, resolve  # noqa: F401 (RUN_PROFILE: for the app)
 from harness.api.metadata import (MODALITIES, TASK_TYPES, Data, DataError, Metadata, RecordMetadata,  # noqa: F401
                                   TableMetadata, modality_noun)
+
+Method.__module__ = "harness.api"       # its public home, as errors and docs name it (defined in .method)
 
 
 @dataclass
@@ -69,8 +72,6 @@ def cpu_threads() -> int | None:
 
     value = os.environ.get("HARNESS_THREADS", "")
     return int(value) if value.isdigit() and int(value) > 0 else None
-
-Method.__module__ = "harness.api"       # its public home, as errors and docs name it (defined in .method)
 
 
 class Task:

@@ -22,8 +22,8 @@ class Method:
     """Base class of every generator: scikit-learn style params, fit(train, metadata) -> self, sample(n, seed).
 
     Subclasses declare keyword params with defaults in __init__ and store them verbatim. `profiles` maps a
-    profile name (smoke / cpu / gpu / paper) to param overrides of __init__'s defaults; `cost` gives a rough cost per profile, shown
-    before a run starts. `modalities` says which data the method takes ("table", "text", "code", "json").
+    profile name (smoke / cpu / gpu / paper) to param overrides of __init__'s defaults; `cost` gives a rough
+    cost per profile, shown before a run starts. `modalities` says which data the method takes ("table", "text", "code", "json").
     """
 
     name: ClassVar[str] = ""
