@@ -35,8 +35,10 @@ def test_slurm_grid_equals_the_sequential_run(tmp_path, grid_reference):
 
 def test_a_job_cancelled_with_scancel_ends_error_and_reruns(tmp_path):
     store = tmp_path / "store"
+    # 200 epochs: a fit of several seconds, so that scancel (through slurmctld and slurmd) lands inside it; with
+    # 40 a CI run once saw the fit end ok before the signal arrived
     args = ["run", "--task", "adult", "--limit", "300", "--methods", "tvae", "--profile", "smoke",
-            "--set", "tvae.epochs=40", "--executor", "slurm", "--quiet"]
+            "--set", "tvae.epochs=200", "--executor", "slurm", "--quiet"]
     env = {**os.environ, "HARNESS_RUNS": str(store), "TQDM_DISABLE": "1"}
     submitter = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=REPO, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -53,8 +55,8 @@ def test_a_job_cancelled_with_scancel_ends_error_and_reruns(tmp_path):
     else:
         submitter.kill()
         raise AssertionError("the Slurm job never reached its fit")
-    _, err = submitter.communicate(timeout=300)
-    assert submitter.returncode == 1, err
+    out, err = submitter.communicate(timeout=300)
+    assert submitter.returncode == 1, (out, err, [(r["status"], r["phase"]) for r in records(store).values()])
     (rec,) = records(store).values()
     assert rec["status"] == "error" and rec["phase"] == "fit", rec.get("error")
     harness(*args, store=store)                        # rerun: the job runs again and ends ok
