@@ -1,4 +1,5 @@
-"""Command line: list, run, leaderboard, show, bench, fetch (grid, status, worker: harness/cli_grid.py, worker.py).
+"""Command line: list, run, leaderboard, show, fetch (bench, grid, status, worker: harness/cli_bench.py, cli_grid.py,
+worker.py).
 Heavy imports happen inside each command."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shlex
 import sys
 
+from harness.cli_bench import add_bench_parser, cmd_bench
 from harness.cli_grid import add_grid_parsers, cmd_grid, cmd_status, executor_flags, executor_options
 
 PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
@@ -79,12 +81,7 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     sh.add_argument("run_id")
     sh.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
 
-    b = sub.add_parser("bench", help="speed and memory of a method (printed and stored)")
-    b.add_argument("method")
-    b.add_argument("--task", default="adult")
-    b.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    b.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
-    b.add_argument("--dry-run", action="store_true", help="sizes only (parameters, checkpoint), no weights loaded")
+    add_bench_parser(sub, sorted(PROFILES))
 
     w = sub.add_parser("worker", help="run one job from its spec file (what executors start)", add_help=False)
     w.add_argument("rest", nargs=argparse.REMAINDER)
@@ -200,31 +197,6 @@ def cmd_show(args) -> int:
         print(f"error: no record {args.run_id!r} in {args.store}/ or leaderboards/records/", file=sys.stderr)
         return 2
     print(json.dumps(rec, indent=1, sort_keys=True))
-    return 0
-
-
-def cmd_bench(args) -> int:
-    """A method's own benchmark (`Method.benchmark(splits, profile=...)`), reached through the registry."""
-    from datetime import datetime, timezone
-    from pathlib import Path
-
-    from harness.api.io import write_json_atomic
-    from methods import METHODS
-    from tasks import TASKS
-
-    cls = METHODS.get(args.method)
-    if not callable(getattr(cls, "benchmark", None)):
-        print(f"error: method {args.method!r} has no benchmark", file=sys.stderr)
-        return 2
-    if args.dry_run:
-        result = cls.benchmark(None, profile=args.profile, dry_run=True)
-    else:
-        result = cls.benchmark(TASKS.get(args.task)().load(), profile=args.profile)
-    result.update(task=None if args.dry_run else args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    path = Path(args.store) / "bench" / f"{args.method}-{args.task}-{args.profile}-{result['at'].replace(':', '')}.json"
-    write_json_atomic(path, result)
-    print(json.dumps(result, indent=1))
-    print(f"stored in {path}")
     return 0
 
 

@@ -60,7 +60,7 @@ class Registry:
         if name not in self._targets:
             close = difflib.get_close_matches(name, self._targets, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise KeyError(f"unknown {self.kind} {name!r}{hint} available: {', '.join(self.names())}")
+            raise KeyError(f"unknown {self.kind} {name!r} (available: {', '.join(self.names())}){hint}")
         target = self._targets[name]
         if isinstance(target, EntryPoint):
             obj = target.load()
