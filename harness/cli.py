@@ -10,7 +10,7 @@ import shlex
 import sys
 
 from harness.cli_bench import add_bench_parser, cmd_bench
-from harness.cli_grid import add_grid_parsers, cmd_grid, cmd_status, executor_flags, executor_options
+from harness.cli_grid import add_grid_parsers, cmd_grid, cmd_status, executor_flags, executor_options, store_flag
 
 PROFILES = {"smoke": "seconds; tiny models and epochs, for CI",
             "cpu": "libraries' defaults, sized for 2 CPU cores",
@@ -58,7 +58,7 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     r.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     r.add_argument("--seeds", default=[0], type=_ints, help="comma-separated, e.g. 0,1,2")
     r.add_argument("--n-samples", type=int, default=None, help="synthetic rows (default: as many as train)")
-    r.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(r)
     r.add_argument("--force", action="store_true", help="recompute finished records")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--reuse-archive", action="store_true",
@@ -71,7 +71,7 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
     task_option_group(r, task_name)
 
     lb = sub.add_parser("leaderboard", help="regenerate leaderboards/*.md from stored records only")
-    lb.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(lb)
     lb.add_argument("--include-smoke", action="store_true")
     lb.add_argument("--include-user-data", action="store_true",
                     help="also archive runs on users' own files (csv, text tasks); never done unless asked")
@@ -79,7 +79,7 @@ def parser(task_name: str | None = None) -> argparse.ArgumentParser:
 
     sh = sub.add_parser("show", help="print one run record")
     sh.add_argument("run_id")
-    sh.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(sh)
 
     add_bench_parser(sub, sorted(PROFILES))
 

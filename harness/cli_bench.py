@@ -3,8 +3,9 @@ stored under <store>/bench/ (targets for speed live here and in benchmarks/, nev
 from __future__ import annotations
 
 import json
-import os
 import sys
+
+from harness.cli_grid import store_flag
 
 
 def add_bench_parser(sub, profiles: list[str]) -> None:
@@ -12,7 +13,7 @@ def add_bench_parser(sub, profiles: list[str]) -> None:
     b.add_argument("method")
     b.add_argument("--task", default="adult")
     b.add_argument("--profile", default="cpu", choices=profiles)
-    b.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(b)
     b.add_argument("--dry-run", action="store_true", help="sizes only (parameters, checkpoint), no weights loaded")
 
 
@@ -33,7 +34,8 @@ def cmd_bench(args) -> int:
         result = cls.benchmark(None, profile=args.profile, dry_run=True)
     else:
         result = cls.benchmark(TASKS.get(args.task)().load(), profile=args.profile)
-    result.update(task=None if args.dry_run else args.task, method=args.method, at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    result.update(task=None if args.dry_run else args.task, method=args.method,
+                  at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     path = Path(args.store) / "bench" / f"{args.method}-{args.task}-{args.profile}-{result['at'].replace(':', '')}.json"
     write_json_atomic(path, result)
     print(json.dumps(result, indent=1))

@@ -6,12 +6,17 @@ import os
 import shlex
 import sys
 
+def store_flag(parser: argparse.ArgumentParser) -> None:
+    """`--store`: where run records go; HARNESS_RUNS or ./runs (every command that reads or writes runs)."""
+    parser.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+
+
 def add_grid_parsers(sub, ints) -> None:
     g = sub.add_parser("grid", help="run a grid file's jobs (tasks × methods × seeds) through an executor")
     g.add_argument("grid", help="a grid TOML (grids/*.toml ships one per leaderboard)")
     g.add_argument("--dry-run", action="store_true", help="job count and cost from measured wall times; runs nothing")
     g.add_argument("--workers", type=ints, default=[1, 4, 16, 64], help="dry run: the worker counts to cost")
-    g.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(g)
     g.add_argument("--force", action="store_true")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("--reuse-archive", action="store_true")
@@ -20,7 +25,7 @@ def add_grid_parsers(sub, ints) -> None:
 
     st = sub.add_parser("status", help="done / running / failed / pending jobs of a grid (or of the whole store)")
     st.add_argument("grid", nargs="?", default=None)
-    st.add_argument("--store", default=os.environ.get("HARNESS_RUNS", "runs"))
+    store_flag(st)
 
 
 def executor_flags(p: argparse.ArgumentParser) -> None:

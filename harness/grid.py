@@ -130,8 +130,9 @@ def _row_key(task: dict, method: dict, seed: int, n) -> str:
 def archived(planned: list[tuple], records) -> dict:
     """{job id: the archive's current finished record of that job}. A current record (harness/rows.py
     `is_current`) that predates a param (and ran as its default today) has another job id for the same job: it
-    is matched by task, method, profile, overrides, seed and n — the overrides as the pages count them (`--set` values the
-    profile itself says today are dropped: such a run is a profile run, as its leaderboard row says)."""
+    is matched by task, method, profile, overrides, seed and n — the overrides as the pages count them
+    (`--set` values the profile itself says today are dropped: such a run is a profile run, as its leaderboard
+    row says)."""
     from harness.rows import effective_overrides, is_current
 
     current = {}

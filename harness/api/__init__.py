@@ -4,12 +4,11 @@
 sample) in `method`, and their metadata. Beside it, in this package: `metadata` (TableMetadata,
 RecordMetadata), `registry` (name -> plugin, entry points), `io` (atomic writes, resumable checkpoints),
 `models` (the packaged small models), `missing` (the missing-value policy) and `tables` (markdown number
-formatting). Methods and tasks
-import nothing else of `harness` (tests/test_layers.py); the app (cli, runner, store, leaderboard, ...) sits
-beside this package and reaches plugins through the registries. A method sees only the training split and
-its metadata; it never sees validation or test data and never scores itself. Tables are one modality among
-several: a table is a DataFrame described by TableMetadata; text, code and JSON records are lists of str
-(text, code) or dict (json) described by RecordMetadata.
+formatting). Methods and tasks import nothing else of `harness` (tests/test_layers.py); the app (cli,
+runner, store, leaderboard, ...) sits beside this package and reaches plugins through the registries. A
+method sees only the training split and its metadata; it never sees validation or test data and never
+scores itself. Tables are one modality among several: a table is a DataFrame described by TableMetadata;
+text, code and JSON records are lists of str (text, code) or dict (json) described by RecordMetadata.
 """
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ class Method:
 
     Subclasses declare keyword params with defaults in __init__ and store them verbatim. `profiles` maps a
     profile name (smoke / cpu / gpu / paper) to param overrides of __init__'s defaults; `cost` gives a rough
-    cost per profile, shown before a run starts. `modalities` says which data the method takes ("table", "text", "code", "json").
+    cost per profile, shown before a run starts. `modalities` says which data the method takes ("table",
+    "text", "code", "json").
     """
 
     name: ClassVar[str] = ""
