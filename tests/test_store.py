@@ -101,6 +101,23 @@ def test_llm_rows_show_n_syn_decoding_cost_and_loss_curves(tmp_path):
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000 and f"(figures/{pngs[0].name})" in text
 
 
+def test_a_training_curve_is_redrawn_only_when_its_inputs_change(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tasks.reports.figures import draw_training_curves, drawn_from
+    rec = fake("adult", "difflm", 0, 0.85, 5.0)
+    rec["method"]["extra"] = {"vae_history": [{"epoch": e, "train_rec": 1 / e, "val_rec": 1.1 / e, "train_kl": 0.1,
+                                               "beta": 0.1} for e in (1, 2)]}
+    [(_, path)] = draw_training_curves([rec], tmp_path)
+    key, stamp = drawn_from(path), path.stat().st_mtime_ns
+    assert key and draw_training_curves([rec], tmp_path)[0][1] == path and path.stat().st_mtime_ns == stamp
+    rec["method"]["extra"]["vae_history"][1]["val_rec"] = 0.3
+    draw_training_curves([rec], tmp_path)
+    assert drawn_from(path) not in (None, key)
+    path.write_bytes(b"not a png")                     # a damaged file is redrawn, not trusted
+    draw_training_curves([rec], tmp_path)
+    assert drawn_from(path) not in (None, key)
+
+
 def test_failed_jobs_are_counted_and_named():
     recs = [fake("adult", "tvae", s, 0.8, 10.0) for s in (0, 1)]
     bad = fake("adult", "tvae", 2, None, None)
