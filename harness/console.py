@@ -2,6 +2,11 @@
 and each finished job's declared metrics with their direction."""
 from __future__ import annotations
 
+import json
+import statistics
+
+from harness.store import Archive
+
 
 def announce(task, jobs, profile, store) -> None:
     todo = [j for j in jobs if j.reused is None]
@@ -22,7 +27,7 @@ def announce(task, jobs, profile, store) -> None:
         job = next(j for j in todo if j.name == name)
         same = "" if job.desc["profile"] == profile else f" = its {job.desc['profile']} profile (the same params)"
         cost = job.method.cost.get(profile) or job.method.cost.get(job.desc["profile"], "cost unknown")
-        print(f"  {name} × {count} ({profile} profile{same}): {cost} each", flush=True)
+        print(f"  {name} × {count} ({profile} profile{same}): {cost} each{measured_cost(job, Archive())}", flush=True)
     elsewhere = [j for j in jobs if j.reused is not None and j.reused_from != str(store)]
     for source in dict.fromkeys(j.reused_from for j in elsewhere):
         recs = [j.reused for j in elsewhere if j.reused_from == source]
@@ -30,6 +35,32 @@ def announce(task, jobs, profile, store) -> None:
                        for r in recs if r.get("env")})
         print(f"  reused {len(recs)} record{'s' * (len(recs) != 1)} made elsewhere, from {source}/ "
               f"({'; '.join(made) or 'machine unknown'}): nothing was computed for them here", flush=True)
+
+
+def measured_cost(job, archive: Archive) -> str:
+    """What earlier finished runs of this spec (any seed) took end to end, from the project's archived records:
+    the method's declared cost is one table's guess, a measured time on this very task is better."""
+    def key(method: dict, task: dict, n) -> tuple:  # the spec but its seed (params carry the seed too)
+        params = {k: v for k, v in (method.get("params") or {}).items() if k != "seed"}
+        return method["name"], method["profile"], params, task.get("config"), n
+
+    want = key(job.desc, job.spec.task, job.n)
+    times = []
+    for path in sorted((archive.root / job.spec.task["name"] / job.desc["name"]).glob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+            spec = rec.get("spec") or rec   # records older than the stored spec carry the same fields on top
+            have = key(spec["method"], spec["task"], spec.get("n_samples"))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable or older-schema record says nothing about today's cost
+        if rec.get("status") == "ok" and have == want:
+            times.append(sum(v for k, v in (rec.get("timings_s") or {}).items() if k in ("fit", "sample", "score")))
+    if not times:
+        return ""
+    minutes = statistics.median(times) / 60
+    took = f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+    return (f"; measured on {job.spec.task['name']}: {took} end to end "
+            f"(median of {len(times)} archived run{'s' * (len(times) != 1)}, machines vary)")
 
 
 def summary(metrics: dict, declared: dict) -> str:
