@@ -2,10 +2,9 @@
 and each finished job's declared metrics with their direction."""
 from __future__ import annotations
 
-import json
 import statistics
 
-from harness.store import Archive
+from harness.store import Archive, load_record
 
 
 def announce(task, jobs, profile, store) -> None:
@@ -48,11 +47,10 @@ def measured_cost(job, archive: Archive) -> str:
     times = []
     for path in sorted((archive.root / job.spec.task["name"] / job.desc["name"]).glob("*.json")):
         try:
-            rec = json.loads(path.read_text())
-            spec = rec.get("spec") or rec   # records older than the stored spec carry the same fields on top
-            have = key(spec["method"], spec["task"], spec.get("n_samples"))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # an unreadable or older-schema record says nothing about today's cost
+            rec = load_record(path)  # schema-1 records come back with their spec derived
+        except (OSError, ValueError):
+            continue  # an unreadable or invalid record says nothing about today's cost
+        have = key(rec["spec"]["method"], rec["spec"]["task"], rec["spec"].get("n_samples"))
         if rec.get("status") == "ok" and have == want:
             times.append(sum(v for k, v in (rec.get("timings_s") or {}).items() if k in ("fit", "sample", "score")))
     if not times:
